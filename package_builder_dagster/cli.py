@@ -1,0 +1,327 @@
+"""`package-builder`: graph, build, ui (and example, to make a monorepo to try it on).
+
+Exit codes: 0 every selected package succeeded (or nothing to do); 1 a package failed or was
+blocked; 2 bad input (a one-line reason on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import BuildConfig, UsageError, find_config_file, load_config
+
+INVOCATION_TAG = "package-builder/invocation"
+STATE_STYLES = {
+    "queued": "dim", "planning": "cyan", "building": "blue", "testing": "magenta", "checking": "yellow",
+    "fixing": "yellow", "publishing": "cyan", "done": "green", "failed": "bold red", "blocked": "red",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="package-builder", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, plan: bool = True) -> None:
+        sp.add_argument("--workspace", "-w", help="monorepo root (env PACKAGE_BUILDER_WORKSPACE)")
+        sp.add_argument("--config", "-c", help="build-env.json (env PACKAGE_BUILDER_CONFIG)")
+        if plan:
+            sp.add_argument("--master-plan", help="master plan markdown (env PACKAGE_BUILDER_MASTER_PLAN)")
+            sp.add_argument("--suite", help="build only this suite package and what it needs (env PACKAGE_BUILDER_SUITE)")
+
+    g = sub.add_parser("graph", help="print the packages in dependency order")
+    common(g)
+    g.add_argument("--json", action="store_true", help="machine-readable output")
+
+    b = sub.add_parser("build", help="materialize the package assets (a real Dagster run)")
+    common(b)
+    b.add_argument("--select", action="append", default=[], metavar="SEL", help="Dagster asset selection; package names allowed (repeatable)")
+    b.add_argument("--concurrency", type=int, help="packages built at once (maxConcurrentBuilds)")
+
+    u = sub.add_parser("ui", help="the Dagster UI over this workspace's instance")
+    common(u, plan=False)
+    u.add_argument("--port", type=int, default=3000)
+
+    e = sub.add_parser("example", help="write an example monorepo")
+    e.add_argument("path")
+    e.add_argument("--toolchain", help="folder whose node_modules holds typescript, vitest and eslint")
+    e.add_argument("--kind", choices=["typescript", "trivial"], default="typescript")
+    e.add_argument("--packages", type=int, help="generate this many layered packages instead of the 8-package suite")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    warnings.filterwarnings("ignore")  # Dagster's beta/preview warnings are not for our users
+    try:
+        return {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example}[args.command](args)
+    except UsageError as exc:
+        print(f"package-builder: {exc}", file=sys.stderr)
+        return 2
+
+
+def _config(args: argparse.Namespace) -> BuildConfig:
+    overrides: dict[tuple[str, ...], Any] = {}
+    if getattr(args, "master_plan", None):
+        overrides[("masterPlan",)] = str(Path(args.master_plan).resolve())
+    if getattr(args, "suite", None):
+        overrides[("buildId",)] = args.suite
+    if getattr(args, "concurrency", None) is not None:
+        overrides[("maxConcurrentBuilds",)] = args.concurrency
+    config = load_config(args.config, overrides, args.workspace)
+    config.root  # noqa: B018 - raises the "no workspace" error early
+    return config
+
+
+def _export_env(args: argparse.Namespace, config: BuildConfig) -> None:
+    """Hand the resolved inputs to the definitions that Dagster loads (same precedence)."""
+    path = find_config_file(args.config, args.workspace or str(config.root))
+    if path:
+        os.environ["PACKAGE_BUILDER_CONFIG"] = str(path)
+    os.environ["PACKAGE_BUILDER_WORKSPACE"] = str(config.root)
+    for env, value in (
+        ("PACKAGE_BUILDER_MASTER_PLAN", config.masterPlan),
+        ("PACKAGE_BUILDER_SUITE", config.buildId),
+        ("PACKAGE_BUILDER_CONCURRENCY", config.maxConcurrentBuilds),
+        ("PACKAGE_BUILDER_REPORTS_DIR", config.reportsDir),
+    ):
+        if value is not None:
+            os.environ[env] = str(value)
+
+
+# ---- graph ---------------------------------------------------------------------------------
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from .definitions import discover_for
+
+    graph = discover_for(_config(args))
+    if args.json:
+        print(json.dumps(graph.to_json(), indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(graph)} packages in dependency order ({graph.root})")
+    for col in ("#", "package", "version", "category", "layer", "path", "depends on"):
+        table.add_column(col)
+    for i, pkg in enumerate(graph, 1):
+        table.add_row(str(i), pkg.name, pkg.version, pkg.category or "-", str(pkg.layer), pkg.path, ", ".join(pkg.dependencies))
+    console = Console()
+    console.print(table)
+    for w in graph.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    return 0
+
+
+# ---- build ---------------------------------------------------------------------------------
+
+def cmd_build(args: argparse.Namespace) -> int:
+    import dagster as dg
+    from rich.console import Console
+
+    from .assets import SUMMARY_KEY, summarize_run
+    from .definitions import build_definitions, discover_for, package_job
+    from .instance import get_instance
+    from .reports import write_suite_summary
+    from .selection import resolve_selection
+    from .toolchain import detect_package_manager, _which
+    from .translator import PackageTranslator
+
+    console = Console(highlight=False)
+    config = _config(args)
+    graph = discover_for(config)
+    _which("node", "every package script runs on node")
+    pm = detect_package_manager(graph.root)
+    translator = PackageTranslator()
+    defs = build_definitions(config, graph, translator)
+    key_to_name = {translator.get_asset_key(p): p.name for p in graph}
+    instance = get_instance(config)
+    for w in graph.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+
+    if args.select:
+        keys = resolve_selection(args.select, defs, graph, translator)
+        chosen = {key_to_name[k] for k in keys if k in key_to_name}
+        missing = sorted(
+            n for n in graph.upstream(chosen) - chosen
+            if instance.get_latest_materialization_event(translator.get_asset_key(graph[n])) is None
+        )
+        if missing:
+            console.print(f"added {len(missing)} upstream package(s) never built successfully: {', '.join(missing)}")
+            keys |= {translator.get_asset_key(graph[n]) for n in missing}
+    else:
+        keys = set(defs.resolve_asset_graph().get_all_asset_keys())
+    selected = [n for n in graph.packages if translator.get_asset_key(graph[n]) in keys]
+    if not keys:
+        console.print("nothing to do: the selection names no package")
+        return 0
+
+    _export_env(args, config)
+    token = uuid.uuid4().hex
+    console.print(
+        f"[bold]package-builder[/] {graph.root} · {len(selected)} package(s) · {pm.kind} · "
+        f"{config.maxConcurrentBuilds} at a time · Dagster home {instance.root_directory}"
+    )
+    watcher = _ProgressWatcher(instance, token, selected, console)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        result = dg.execute_job(
+            dg.reconstructable(package_job), instance,
+            asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            tags={INVOCATION_TAG: token, "package-builder/source": "cli"},
+        )
+    finally:
+        watcher.stop()
+    run_id = result.run_id
+    from .events import final_states
+
+    states = final_states(instance, run_id)
+    summary_written = any(
+        e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == SUMMARY_KEY for e in result.all_events
+    )
+    summary = summarize_run(instance, run_id, config, graph)
+    report_path = config.reports_dir / summary["timestamp"][:10] / "suite-summary.json"
+    if not summary_written:
+        report_path = write_suite_summary(config.reports_dir, summary)
+    return _print_summary(console, result, selected, states, time.monotonic() - started, report_path)
+
+
+def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, dict[str, Any]], elapsed: float, report_path: Path) -> int:
+    done = [n for n in selected if states.get(n, {}).get("state") == "done"]
+    failed = [n for n in selected if states.get(n, {}).get("state") == "failed"]
+    blocked = [n for n in selected if states.get(n, {}).get("state") == "blocked"]
+    unknown = [n for n in selected if n not in states]
+    console.print()
+    console.print(
+        f"[bold]summary[/]: {len(selected)} selected · [green]{len(done)} succeeded[/] · "
+        f"[red]{len(failed)} failed[/] · [red]{len(blocked)} blocked[/] · {elapsed:.1f} s · run {result.run_id}"
+    )
+    for n in failed:
+        st = states[n]
+        console.print(f"  [bold red]failed[/]  {n} in {st.get('phase')}: {st.get('error')}")
+    for n in blocked:
+        console.print(f"  [red]blocked[/] {n} by {states[n].get('blocked_by')}")
+    for n in unknown:
+        console.print(f"  [red]not built[/] {n} (its step did not run)")
+    if not result.success and not failed and not blocked:
+        for event in result.all_events:
+            if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.message:
+                console.print(f"  [red]{event.step_key or 'run'}[/]: {event.message.splitlines()[0]}")
+                failure = getattr(event.event_specific_data, "error", None)
+                if failure is not None:
+                    console.print(f"    {str(failure.message).strip().splitlines()[0]}")
+    console.print(f"reports: {report_path.parent}")
+    return 0 if result.success and not failed and not blocked and not unknown else 1
+
+
+class _ProgressWatcher:
+    """Follows the run's event log and shows a progress bar and a line per package state change."""
+
+    def __init__(self, instance: Any, token: str, selected: list[str], console: Any):
+        self.instance, self.token, self.selected, self.console = instance, token, selected, console
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _find_run(self) -> str | None:
+        import dagster as dg
+
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={INVOCATION_TAG: self.token}), limit=1)
+        return runs[0].run_id if runs else None
+
+    def _loop(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .events import TERMINAL, read_states
+
+        run_id, cursor, finished = None, None, set()
+        with Progress(TextColumn("[bold]packages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=self.console, transient=True) as progress:
+            task = progress.add_task("build", total=len(self.selected))
+            while True:
+                stopping = self._stop.is_set()
+                try:
+                    run_id = run_id or self._find_run()
+                    states, cursor = read_states(self.instance, run_id, cursor) if run_id else ([], cursor)
+                except Exception:  # the storage may be busy for a moment; try again
+                    states = []
+                for st in states:
+                    name, state = st["package"], st["state"]
+                    if state == "started":
+                        continue
+                    extra = ""
+                    if state == "failed":
+                        extra = f" in {st.get('phase')}: {st.get('error')}"
+                    elif state == "blocked":
+                        extra = f" by {st.get('blocked_by')}"
+                    elif state == "done":
+                        extra = f" ({st.get('duration_ms', 0) / 1000:.1f} s)"
+                    style = STATE_STYLES.get(state, "")
+                    progress.console.print(f"{st['time'][11:19]} {name:<40} [{style}]{state}[/]{extra}")
+                    if state in TERMINAL and name not in finished:
+                        finished.add(name)
+                        progress.update(task, completed=len(finished))
+                if stopping:
+                    return
+                self._stop.wait(0.3)
+
+
+# ---- ui --------------------------------------------------------------------------------------
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from .definitions import discover_for
+    from .instance import prepare_home
+
+    config = _config(args)
+    discover_for(config)  # bad input fails here, with exit 2, not inside the UI
+    home = prepare_home(config)
+    _export_env(args, config)
+    workspace = home / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: package_builder_dagster.definitions\n      attribute: defs\n"
+    )
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or shutil.which("dagster")
+    if not dagster:
+        raise UsageError("missing tool: dagster (pip install package-builder-dagster)")
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}); Ctrl-C stops it", file=sys.stderr)
+    proc = subprocess.Popen([dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=30)
+        return 0
+
+
+# ---- example -------------------------------------------------------------------------------
+
+def cmd_example(args: argparse.Namespace) -> int:
+    from .examples import example_suite, generate, layered_specs
+
+    specs = layered_specs(args.packages) if args.packages else example_suite()
+    root = generate(Path(args.path).resolve(), specs, kind=args.kind,
+                    toolchain=Path(args.toolchain).resolve() if args.toolchain else None)
+    print(root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The build configuration (the seed's build-env.json) and how it is resolved.
+
+Precedence everywhere: command-line flag, then environment variable, then config file, then default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+
+class UsageError(Exception):
+    """Bad input from the user: the CLI prints the one-line reason and exits 2."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+
+class TestingConfig(_Model):
+    enableCoverage: bool = True
+    minCoveragePercent: float = Field(default=80.0, ge=0, le=100)
+    failOnError: bool = True
+
+
+class PublishingConfig(_Model):
+    enabled: bool = False
+    dryRun: bool = False
+    access: Literal["restricted", "public"] = "restricted"
+    requireTests: bool = True
+    requireCleanWorkingDirectory: bool = True
+    commitFixes: bool = True
+
+
+class DagsterConfig(_Model):
+    home: Path | None = None
+    grouping: Literal["all", "per-package"] = "all"
+
+
+class BuildConfig(_Model):
+    """The seed's build-env.json, with `temporal` replaced by `dagster`."""
+
+    npmRegistry: str = "https://registry.npmjs.org/"
+    npmToken: SecretStr | None = None
+    workspaceRoot: Path | None = None
+    maxConcurrentBuilds: int = Field(default=4, ge=1, le=256)
+    testing: TestingConfig = TestingConfig()
+    publishing: PublishingConfig = PublishingConfig()
+    dagster: DagsterConfig = DagsterConfig()
+    masterPlan: Path | None = None
+    buildId: str | None = None
+    reportsDir: Path | None = None
+    commandTimeoutSeconds: int = Field(default=1800, ge=1)
+    phases: dict[Literal["build", "test"], list[str]] = Field(
+        default_factory=lambda: {"build": ["build"], "test": ["test"]}
+    )
+    layerViolations: Literal["error", "warn"] = "error"
+    verifyCommand: list[str] | None = None
+
+    # ---- resolved locations -------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        if self.workspaceRoot is None:
+            raise UsageError("no workspace given: pass --workspace, set PACKAGE_BUILDER_WORKSPACE or workspaceRoot")
+        return self.workspaceRoot
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.reportsDir or self.root / "production" / "reports"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.reports_dir.parent / "logs"
+
+    @property
+    def dagster_home(self) -> Path:
+        env = os.environ.get("DAGSTER_HOME")
+        if env:
+            return Path(env).expanduser().resolve()
+        return self.dagster.home or self.root / "production" / ".dagster"
+
+    def redacted(self) -> dict[str, Any]:
+        """The config as JSON-able data with the token masked (safe for logs and metadata)."""
+        data = json.loads(self.model_dump_json())
+        if data.get("npmToken"):
+            data["npmToken"] = "***"
+        return data
+
+
+# Path-valued keys that resolve against the config file's folder.
+_PATH_KEYS = [("workspaceRoot",), ("masterPlan",), ("reportsDir",), ("dagster", "home")]
+
+# Environment variables, each overriding one key of the file.
+ENV_KEYS: dict[str, tuple[str, ...]] = {
+    "PACKAGE_BUILDER_WORKSPACE": ("workspaceRoot",),
+    "PACKAGE_BUILDER_MASTER_PLAN": ("masterPlan",),
+    "PACKAGE_BUILDER_SUITE": ("buildId",),
+    "PACKAGE_BUILDER_CONCURRENCY": ("maxConcurrentBuilds",),
+    "PACKAGE_BUILDER_REPORTS_DIR": ("reportsDir",),
+    "NPM_TOKEN": ("npmToken",),
+}
+
+
+def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        data = data.setdefault(part, {})
+        if not isinstance(data, dict):
+            raise UsageError(f"config error: field '{part}' must be an object")
+    data[path[-1]] = value
+
+
+def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"config error in {source}: unknown key '{field}'"
+    return f"config error in {source}: field '{field}': {first['msg']}"
+
+
+def find_config_file(config: str | os.PathLike[str] | None, workspace: str | os.PathLike[str] | None) -> Path | None:
+    """--config, else $PACKAGE_BUILDER_CONFIG, else <workspace>/production/configs/build-env.json when present."""
+    explicit = config or os.environ.get("PACKAGE_BUILDER_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser().resolve()
+        if not path.is_file():
+            raise UsageError(f"config file not found: {path}")
+        return path
+    ws = workspace or os.environ.get("PACKAGE_BUILDER_WORKSPACE")
+    if ws:
+        candidate = Path(ws).expanduser().resolve() / "production" / "configs" / "build-env.json"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    config: str | os.PathLike[str] | None = None,
+    overrides: dict[tuple[str, ...], Any] | None = None,
+    workspace: str | os.PathLike[str] | None = None,
+) -> BuildConfig:
+    """Resolve the configuration: flags (`overrides`, `workspace`) > environment > file > defaults."""
+    path = find_config_file(config, workspace)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path:
+        source = str(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"config error in {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"config error in {path}: the top level must be an object")
+        for key in _PATH_KEYS:
+            value = _get(data, key)
+            if isinstance(value, str):
+                _set(data, key, str((path.parent / Path(value).expanduser()).resolve()))
+    for env, key in ENV_KEYS.items():
+        if os.environ.get(env):
+            value: Any = os.environ[env]
+            if key[-1] in {"workspaceRoot", "masterPlan", "reportsDir"}:
+                value = str(Path(value).expanduser().resolve())
+            _set(data, key, value)
+            source = f"{source} + ${env}" if source != "defaults" else f"${env}"
+    flags = dict(overrides or {})
+    if workspace:
+        flags[("workspaceRoot",)] = str(Path(workspace).expanduser().resolve())
+    for key, value in flags.items():
+        if value is not None:
+            _set(data, key, value)
+    try:
+        cfg = BuildConfig.model_validate(data)
+    except ValidationError as err:
+        raise UsageError(_format_validation_error(err, source)) from None
+    if cfg.workspaceRoot is not None:
+        root = cfg.workspaceRoot.expanduser().resolve()
+        if not root.is_dir():
+            raise UsageError(f"workspace not found: {root}")
+        if not (root / "package.json").is_file():
+            raise UsageError(f"workspace has no package.json: {root}")
+        cfg = cfg.model_copy(update={"workspaceRoot": root})
+    return cfg

@@ -1,0 +1,69 @@
+"""Package state changes as Dagster log messages, and reading them back from a run's event log.
+
+The package step logs one message per state change: a human-readable line, then a marker and a
+JSON payload. The CLI's live progress and the reports read those payloads back from the event log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from .pipeline import PackageOutcome
+
+MARK = " ⟦package-builder⟧ "
+TERMINAL = ("done", "failed", "blocked")
+
+
+def outcome_payload(outcome: PackageOutcome) -> dict[str, Any]:
+    data = asdict(outcome)
+    data["checks"] = {
+        name: {"passed": c["passed"], "ran": c["ran"], "description": c["description"], "warning_only": c["warning_only"]}
+        for name, c in data["checks"].items()
+    }
+    data.pop("error_detail", None)
+    return data
+
+
+def state_message(package: str, state: str, time: str, detail: dict[str, Any] | None = None) -> str:
+    detail = detail or {}
+    human = f"{package}: {state}"
+    if state == "failed":
+        human += f" in {detail.get('phase')}: {detail.get('error')}"
+    elif state == "blocked":
+        human += f" by {detail.get('blocked_by')}"
+    elif state == "done":
+        human += f" in {detail.get('duration_ms', 0) / 1000:.1f} s"
+    payload = {"package": package, "state": state, "time": time, **detail}
+    return human + MARK + json.dumps(payload, default=str)
+
+
+def parse_message(message: str | None) -> dict[str, Any] | None:
+    if not message or MARK not in message:
+        return None
+    try:
+        return json.loads(message.split(MARK, 1)[1])
+    except json.JSONDecodeError:
+        return None
+
+
+def read_states(instance: Any, run_id: str, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """The package state payloads logged in run `run_id` after `cursor`, and the new cursor."""
+    conn = instance.get_records_for_run(run_id, cursor=cursor, limit=1000)
+    states = []
+    for record in conn.records:
+        payload = parse_message(record.event_log_entry.user_message)
+        if payload:
+            states.append(payload)
+    return states, conn.cursor if conn.records else cursor
+
+
+def final_states(instance: Any, run_id: str) -> dict[str, dict[str, Any]]:
+    """Each package's terminal payload in a run (done, failed or blocked)."""
+    result: dict[str, dict[str, Any]] = {}
+    for entry in instance.all_logs(run_id):
+        payload = parse_message(entry.user_message)
+        if payload and payload["state"] in TERMINAL:
+            result[payload["package"]] = payload
+    return result

@@ -1,0 +1,372 @@
+"""Workspace discovery (the seed's INITIALIZE) as plain data: packages, categories, layers, order.
+
+Nothing in this module knows about Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import UsageError
+
+CATEGORY_LAYERS: dict[str, int] = {"validator": 0, "core": 1, "utility": 2, "service": 3, "ui": 4, "suite": 5}
+# Folder and heading spellings that name a category.
+CATEGORY_ALIASES: dict[str, str] = {
+    **{c: c for c in CATEGORY_LAYERS},
+    "validators": "validator",
+    "utilities": "utility",
+    "utils": "utility",
+    "services": "service",
+    "suites": "suite",
+}
+DEPENDENCY_FIELDS = ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies")
+
+
+@dataclass
+class Package:
+    """One workspace package, as discovered."""
+
+    name: str
+    version: str
+    path: str  # folder relative to the workspace root, POSIX style
+    dir: Path
+    dependencies: list[str]  # internal (workspace) dependencies only
+    scripts: dict[str, str]
+    category: str | None = None
+    layer: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)  # the package.json `packageBuilder` object
+    dependency_ranges: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scope(self) -> str | None:
+        return self.name[1:].split("/", 1)[0] if self.name.startswith("@") and "/" in self.name else None
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "path": self.path,
+            "category": self.category,
+            "layer": self.layer,
+            "dependencies": list(self.dependencies),
+        }
+
+
+@dataclass
+class MasterPlan:
+    """The parsed master plan (the seed's audit report): categories and declared dependencies."""
+
+    path: Path
+    categories: dict[str, str]  # package name -> category
+    dependencies: dict[str, list[str] | None]  # package name -> declared deps (None: not declared)
+    suite: str | None = None
+
+
+@dataclass
+class WorkspaceGraph:
+    """The packages of a workspace in dependency order, with warnings found on the way."""
+
+    root: Path
+    packages: dict[str, Package]  # in dependency order
+    warnings: list[str] = field(default_factory=list)
+    suite: str | None = None
+
+    def __iter__(self):
+        return iter(self.packages.values())
+
+    def __len__(self) -> int:
+        return len(self.packages)
+
+    def __getitem__(self, name: str) -> Package:
+        return self.packages[name]
+
+    def dependents(self, name: str) -> list[str]:
+        return [p.name for p in self if name in p.dependencies]
+
+    def upstream(self, names: set[str]) -> set[str]:
+        """All transitive dependencies of `names` (not including them)."""
+        seen: set[str] = set()
+        stack = [d for n in names for d in self.packages[n].dependencies]
+        while stack:
+            dep = stack.pop()
+            if dep not in seen:
+                seen.add(dep)
+                stack.extend(self.packages[dep].dependencies)
+        return seen
+
+    def downstream(self, names: set[str]) -> set[str]:
+        """All transitive dependents of `names` (not including them)."""
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            for dep in self.dependents(stack.pop()):
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        return seen
+
+    def to_json(self) -> dict[str, Any]:
+        return {"packages": [p.to_json() for p in self], "warnings": list(self.warnings)}
+
+
+# ---- reading the workspace --------------------------------------------------------------
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the top level must be an object")
+    return data
+
+
+def workspace_patterns(root: Path) -> list[str]:
+    """The workspace globs from package.json `workspaces` (array or object) and pnpm-workspace.yaml."""
+    manifest = _read_json(root / "package.json")
+    patterns: list[str] = []
+    ws = manifest.get("workspaces")
+    if isinstance(ws, dict):
+        ws = ws.get("packages", [])
+    if isinstance(ws, list):
+        patterns.extend(str(p) for p in ws)
+    pnpm = root / "pnpm-workspace.yaml"
+    if pnpm.is_file():
+        data = yaml.safe_load(pnpm.read_text()) or {}
+        patterns.extend(str(p) for p in data.get("packages", []) or [])
+    if not patterns:
+        raise UsageError(f"{root} is not a workspace: package.json has no `workspaces` and there is no pnpm-workspace.yaml")
+    return patterns
+
+
+def _expand(root: Path, patterns: list[str]) -> list[Path]:
+    include: dict[Path, None] = {}
+    exclude: set[Path] = set()
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pat = pattern[1:] if negate else pattern
+        pat = pat.strip().rstrip("/").removeprefix("./")
+        matches = [root] if pat in ("", ".") else list(root.glob(pat))
+        for match in sorted(matches):
+            if "node_modules" in match.relative_to(root).parts or not (match / "package.json").is_file():
+                continue
+            (exclude.add(match) if negate else include.setdefault(match, None))
+    return [p for p in include if p not in exclude and p != root]
+
+
+def _folder_category(rel: str) -> str | None:
+    parts = rel.split("/")
+    if len(parts) >= 3 and parts[0] == "packages":
+        return CATEGORY_ALIASES.get(parts[1].lower())
+    return None
+
+
+def _category(name: str, value: Any, where: str) -> str:
+    category = CATEGORY_ALIASES.get(str(value).lower()) if isinstance(value, str) else None
+    if category is None:
+        known = ", ".join(CATEGORY_LAYERS)
+        raise UsageError(f"unknown category {value!r} for {name} in {where} (known: {known})")
+    return category
+
+
+# ---- the master plan ----------------------------------------------------------------------
+
+_NAME = r"@?[A-Za-z0-9][\w.\-]*(?:/[\w.\-]+)?"
+_ITEM = re.compile(rf"^\s*[-*]\s+`?(?P<name>{_NAME})`?(?P<rest>.*)$")
+_DEPS = re.compile(r"depends on\s*:?\s*(?P<deps>.*)$", re.IGNORECASE)
+
+
+def parse_master_plan(path: Path) -> MasterPlan:
+    """Parse a master plan; the format is documented in production/master-plans/example-suite.md."""
+    if not path.is_file():
+        raise UsageError(f"master plan not found: {path}")
+    categories: dict[str, str] = {}
+    dependencies: dict[str, list[str] | None] = {}
+    suite = None
+    category: str | None = None
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        heading = re.match(r"^##\s+(.+?)\s*$", line)
+        if heading:
+            title = heading.group(1).strip().lower()
+            category = CATEGORY_ALIASES.get(title.split()[0]) if title else None
+            if category is None and not title.startswith(("note", "notes")):
+                raise UsageError(f"{path}:{lineno}: unknown category heading {heading.group(1)!r}")
+            continue
+        m = re.match(rf"^\s*suite package\s*:\s*`?({_NAME})`?", line, re.IGNORECASE)
+        if m:
+            suite = m.group(1)
+            continue
+        item = _ITEM.match(line)
+        if item and category:
+            name = item.group("name")
+            categories[name] = category
+            deps_match = _DEPS.search(item.group("rest"))
+            if deps_match:
+                raw = deps_match.group("deps").strip()
+                dependencies[name] = [] if raw.lower() in ("", "none", "-") else re.findall(_NAME, raw)
+            else:
+                dependencies[name] = None
+    return MasterPlan(path=path, categories=categories, dependencies=dependencies, suite=suite)
+
+
+# ---- the graph -----------------------------------------------------------------------------
+
+def _order(packages: dict[str, Package]) -> list[str]:
+    """Kahn's algorithm, stable by (layer, name); a cycle raises naming its packages."""
+    remaining = {n: set(p.dependencies) for n, p in packages.items()}
+    order: list[str] = []
+    while remaining:
+        ready = sorted((n for n, deps in remaining.items() if not deps), key=lambda n: (packages[n].layer, n))
+        if not ready:
+            raise UsageError("dependency cycle: " + " -> ".join(_find_cycle(remaining)))
+        for n in ready:
+            order.append(n)
+            del remaining[n]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return order
+
+
+def _find_cycle(edges: dict[str, set[str]]) -> list[str]:
+    start = sorted(edges)[0]
+    path: list[str] = []
+    node = start
+    while node not in path:
+        path.append(node)
+        node = sorted(d for d in edges[node] if d in edges)[0]
+    return path[path.index(node):] + [node]
+
+
+def _depths(packages: dict[str, Package], order: list[str]) -> dict[str, int]:
+    depth: dict[str, int] = {}
+    for name in order:
+        depth[name] = 1 + max((depth[d] for d in packages[name].dependencies), default=-1)
+    return depth
+
+
+def discover(
+    root: Path,
+    master_plan: Path | None = None,
+    suite: str | None = None,
+    layer_violations: str = "error",
+) -> WorkspaceGraph:
+    """Read the workspace at `root` into a WorkspaceGraph (optionally narrowed to one suite)."""
+    root = root.resolve()
+    if not (root / "package.json").is_file():
+        raise UsageError(f"workspace has no package.json: {root}")
+    warnings: list[str] = []
+    plan = parse_master_plan(master_plan) if master_plan else None
+
+    found: dict[str, Package] = {}
+    manifests: dict[str, dict[str, Any]] = {}
+    for folder in _expand(root, workspace_patterns(root)):
+        manifest = _read_json(folder / "package.json")
+        rel = folder.relative_to(root).as_posix()
+        name = manifest.get("name")
+        if not isinstance(name, str) or not name:
+            warnings.append(f"{rel}/package.json has no name; skipped")
+            continue
+        if name in found:
+            raise UsageError(f"two packages are named {name}: {found[name].path} and {rel}")
+        settings = manifest.get("packageBuilder") or {}
+        if not isinstance(settings, dict):
+            raise UsageError(f"{rel}/package.json: `packageBuilder` must be an object")
+        scripts = manifest.get("scripts") or {}
+        found[name] = Package(
+            name=name,
+            version=str(manifest.get("version", "0.0.0")),
+            path=rel,
+            dir=folder,
+            dependencies=[],
+            scripts={k: str(v) for k, v in scripts.items()} if isinstance(scripts, dict) else {},
+            settings=settings,
+        )
+        manifests[name] = manifest
+    if not found:
+        raise UsageError(f"no packages found in workspace {root}")
+
+    for name, pkg in found.items():
+        ranges: dict[str, str] = {}
+        for fld in DEPENDENCY_FIELDS:
+            for dep, rng in (manifests[name].get(fld) or {}).items():
+                if dep in found and dep != name:
+                    ranges.setdefault(dep, str(rng))
+        pkg.dependency_ranges = ranges
+        pkg.dependencies = sorted(ranges)
+        if plan and name in plan.categories:
+            pkg.category = plan.categories[name]
+        elif _folder_category(pkg.path):
+            pkg.category = _folder_category(pkg.path)
+        elif "category" in pkg.settings:
+            pkg.category = _category(name, pkg.settings["category"], f"{pkg.path}/package.json packageBuilder.category")
+
+    if plan:
+        warnings.extend(_plan_differences(plan, found))
+
+    order = _order(found)
+    depths = _depths(found, order)
+    for name in order:
+        pkg = found[name]
+        pkg.layer = CATEGORY_LAYERS[pkg.category] if pkg.category else depths[name]
+
+    for pkg in found.values():
+        if not pkg.category:
+            continue
+        for dep in pkg.dependencies:
+            other = found[dep]
+            if other.category and other.layer > pkg.layer:
+                msg = (
+                    f"layer violation: {pkg.name} ({pkg.category}, layer {pkg.layer}) depends on "
+                    f"{dep} ({other.category}, layer {other.layer})"
+                )
+                if layer_violations == "error":
+                    raise UsageError(msg)
+                warnings.append(msg)
+
+    packages = {n: found[n] for n in _order(found)}
+    graph = WorkspaceGraph(root=root, packages=packages, warnings=warnings)
+    if suite:
+        graph = select_suite(graph, suite)
+    return graph
+
+
+def _plan_differences(plan: MasterPlan, found: dict[str, Package]) -> list[str]:
+    diffs: list[str] = []
+    for name in plan.categories:
+        if name not in found:
+            diffs.append(f"master plan lists {name}, which is not in the workspace")
+    for name, declared in plan.dependencies.items():
+        if name not in found or declared is None:
+            continue
+        actual = set(found[name].dependencies)
+        missing, extra = sorted(actual - set(declared)), sorted(set(declared) - actual)
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append("package.json also has " + ", ".join(missing))
+            if extra:
+                parts.append("the plan also has " + ", ".join(extra))
+            diffs.append(f"master plan and package.json disagree on {name}: " + "; ".join(parts))
+    return diffs
+
+
+def select_suite(graph: WorkspaceGraph, suite: str) -> WorkspaceGraph:
+    """Narrow the graph to the suite package named `suite` (full or short name) and all it needs."""
+    matches = [p.name for p in graph if p.name == suite or p.short_name == suite]
+    if not matches:
+        raise UsageError(f"suite {suite!r} not found among the workspace's {len(graph)} packages")
+    if len(matches) > 1:
+        raise UsageError(f"suite {suite!r} is ambiguous: {', '.join(matches)}")
+    keep = {matches[0]} | graph.upstream({matches[0]})
+    packages = {n: p for n, p in graph.packages.items() if n in keep}
+    return WorkspaceGraph(root=graph.root, packages=packages, warnings=graph.warnings, suite=matches[0])

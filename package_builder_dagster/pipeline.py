@@ -1,0 +1,270 @@
+"""One package's way through build → test → quality checks, as plain Python (no Dagster here).
+
+Later phases (fix loop, publishing) hang off `PackagePipeline.run`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import BuildConfig
+from .graph import Package
+from .toolchain import (
+    CommandResult,
+    CommandRunner,
+    PackageManager,
+    coverage_args,
+    eslint_counts,
+    find_bin,
+    first_error_line,
+    read_coverage,
+    typescript_diagnostics,
+)
+
+# States a package passes through; the CLI and the reports read them from the event log.
+STATES = ("queued", "planning", "building", "testing", "checking", "fixing", "publishing", "done", "failed", "blocked")
+QUALITY_CHECKS = ("lint", "typescript", "coverage")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def safe_name(package_name: str) -> str:
+    """A file-system name for a package: `@scope/name` → `@scope__name`."""
+    return package_name.replace("/", "__")
+
+
+@dataclass
+class CheckOutcome:
+    """One quality check: passed, or not; `ran` False when the package has nothing to check."""
+
+    name: str
+    passed: bool
+    ran: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warning_only: bool = False  # failed, but testing.failOnError is false
+
+
+@dataclass
+class StepRun:
+    phase: str
+    script: str
+    status: str  # passed | failed | not-run
+    duration_ms: int = 0
+    log: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass
+class PackageOutcome:
+    """What happened to one package in one run."""
+
+    name: str
+    status: str = "pending"  # success | failed | blocked
+    phase: str | None = None  # the phase that failed
+    error: str | None = None  # first error line
+    error_detail: str | None = None  # output tail
+    start_time: str | None = None
+    end_time: str | None = None
+    duration_ms: int = 0
+    timings: dict[str, int] = field(default_factory=lambda: {"build": 0, "test": 0, "quality": 0, "publish": 0})
+    coverage: dict[str, float] | None = None
+    lint_errors: int | None = None
+    lint_warnings: int | None = None
+    typescript_errors: int | None = None
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    steps: list[StepRun] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    blocked_by: str | None = None
+    plan_path: str | None = None
+    plan_exists: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+class PhaseFailed(Exception):
+    def __init__(self, phase: str, error: str, detail: str | None = None):
+        super().__init__(error)
+        self.phase, self.error, self.detail = phase, error, detail
+
+
+def plan_path_for(config: BuildConfig, pkg: Package) -> Path:
+    """Where a package's plan lives (the seed's plans/packages/<category>/<name>.md)."""
+    base = config.root / "plans" / "packages"
+    return (base / pkg.category / f"{pkg.short_name}.md") if pkg.category else base / f"{pkg.short_name}.md"
+
+
+class PackagePipeline:
+    """Runs one package's phases with a shared CommandRunner; reports state changes via `on_state`."""
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        pm: PackageManager,
+        runner: CommandRunner,
+        logs_dir: Path,
+        on_state: Callable[[str, str, dict[str, Any]], None],
+    ):
+        self.config, self.pm, self.runner, self.logs_dir, self.on_state = config, pm, runner, logs_dir, on_state
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None) -> CommandResult:
+        log = self.logs_dir / safe_name(pkg.name) / f"{phase}-{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.log"
+        result = self.runner.run(argv, pkg.dir, log, env=env)
+        if result.cancelled:
+            raise PhaseFailed(phase, "cancelled: the run was terminated")
+        if result.missing_tool:
+            raise PhaseFailed(phase, f"missing tool: {result.missing_tool}", result.tail)
+        if result.timed_out:
+            raise PhaseFailed(phase, f"`{label}` timed out after {self.config.commandTimeoutSeconds} s", result.tail)
+        return result
+
+    def _record(self, out: PackageOutcome, phase: str, script: str, result: CommandResult | None) -> None:
+        if result is None:
+            out.steps.append(StepRun(phase, script, "not-run"))
+        else:
+            out.steps.append(StepRun(phase, script, "passed" if result.ok else "failed", result.duration_ms, str(result.log_path), result.exit_code))
+
+    # -- phases -------------------------------------------------------------------------------
+    def run(self, pkg: Package) -> PackageOutcome:
+        out = PackageOutcome(name=pkg.name, start_time=now_iso())
+        started = time.monotonic()
+        try:
+            self.on_state(pkg.name, "planning", {})
+            plan = plan_path_for(self.config, pkg)
+            out.plan_path, out.plan_exists = str(plan), plan.is_file()
+            build_output = self.build(pkg, out)
+            tests_ok, test_output = self.test(pkg, out)
+            self.quality(pkg, out, build_output, test_output, tests_ok)
+            out.status = "success"
+        except PhaseFailed as failure:
+            out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
+        except Exception as exc:  # a bug or an OS error must fail this package only
+            out.status, out.phase, out.error = "failed", out.phase or "internal", f"{type(exc).__name__}: {exc}"
+        out.end_time = now_iso()
+        out.duration_ms = int((time.monotonic() - started) * 1000)
+        return out
+
+    def build(self, pkg: Package, out: PackageOutcome) -> str:
+        self.on_state(pkg.name, "building", {})
+        outputs: list[str] = []
+        for script in self.config.phases.get("build", []):
+            if script not in pkg.scripts:
+                self._record(out, "build", script, None)
+                continue
+            result = self._run(pkg, "build", script, self.pm.run_script(script))
+            self._record(out, "build", script, result)
+            out.timings["build"] += result.duration_ms
+            text = result.read_output()
+            outputs.append(text)
+            diags = typescript_diagnostics(text)
+            if "tsc" in pkg.scripts[script]:
+                out.typescript_errors = (out.typescript_errors or 0) + len(diags)
+            if not result.ok:
+                error = f"{diags[0]['file']}({diags[0]['line']}): {diags[0]['code']}: {diags[0]['message']}" if diags else first_error_line(text)
+                raise PhaseFailed("build", f"`{script}` failed (exit {result.exit_code}): {error}", result.tail)
+        return "\n".join(outputs)
+
+    def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
+        """Run the test scripts (with coverage where the runner is known); None when none ran."""
+        self.on_state(pkg.name, "testing", {})
+        testing = self.config.testing
+        ran, ok, outputs = False, True, []
+        (pkg.dir / "coverage" / "coverage-summary.json").unlink(missing_ok=True)  # never read a stale summary
+        for script in self.config.phases.get("test", []):
+            chosen = script
+            if testing.enableCoverage and f"{script}:coverage" in pkg.scripts:
+                chosen = f"{script}:coverage"
+            if chosen not in pkg.scripts:
+                self._record(out, "test", script, None)
+                continue
+            args = coverage_args(pkg.scripts[chosen]) if testing.enableCoverage and chosen == script else None
+            result = self._run(pkg, "test", chosen, self.pm.run_script(chosen, args or []))
+            self._record(out, "test", chosen, result)
+            out.timings["test"] += result.duration_ms
+            ran = True
+            text = result.read_output()
+            outputs.append(text)
+            if not result.ok:
+                ok = False
+                message = f"`{chosen}` failed (exit {result.exit_code}): {first_error_line(text)}"
+                if testing.failOnError:
+                    raise PhaseFailed("test", message, result.tail)
+                out.warnings.append(message)
+        return (ok if ran else None), "\n".join(outputs)
+
+    def quality(self, pkg: Package, out: PackageOutcome, build_output: str, test_output: str, tests_ok: bool | None) -> None:
+        self.on_state(pkg.name, "checking", {})
+        started = time.monotonic()
+        checks = [self.check_lint(pkg, out), self.check_typescript(pkg, out), self.check_coverage(pkg, out, test_output, tests_ok)]
+        out.timings["quality"] = int((time.monotonic() - started) * 1000)
+        failed = [c for c in checks if c.ran and not c.passed]
+        for check in checks:
+            out.checks[check.name] = check
+        if failed:
+            message = "quality checks failed: " + "; ".join(f"{c.name}: {c.description}" for c in failed)
+            if self.config.testing.failOnError:
+                raise PhaseFailed("quality", message, "\n\n".join(str(c.metadata.get("output_tail", "")) for c in failed))
+            for check in failed:
+                check.warning_only = True
+            out.warnings.append(message)
+
+    def check_lint(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
+        if "lint" not in pkg.scripts:
+            return CheckOutcome("lint", True, False, "not run: the package has no `lint` script")
+        result = self._run(pkg, "quality", "lint", self.pm.run_script("lint"))
+        self._record(out, "quality", "lint", result)
+        text = result.read_output()
+        counts = eslint_counts(text)
+        errors, warnings = counts if counts else ((0 if result.ok else 1), 0)
+        out.lint_errors, out.lint_warnings = errors, warnings
+        meta = {"errors": errors, "warnings": warnings, "exit_code": result.exit_code, "log": str(result.log_path)}
+        if not result.ok:
+            meta["output_tail"] = result.tail
+            return CheckOutcome("lint", False, True, f"{errors} lint error(s): {first_error_line(text)}", meta)
+        return CheckOutcome("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
+
+    def check_typescript(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
+        build_scripts = [pkg.scripts[s] for s in self.config.phases.get("build", []) if s in pkg.scripts]
+        if any("tsc" in s for s in build_scripts):
+            errors = out.typescript_errors or 0
+            return CheckOutcome("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run", {"errors": errors, "source": "build"})
+        tsc = find_bin(pkg.dir, self.config.root, "tsc")
+        if not (pkg.dir / "tsconfig.json").is_file() or tsc is None:
+            return CheckOutcome("typescript", True, False, "not run: no tsconfig.json or no tsc")
+        result = self._run(pkg, "quality", "tsc-noEmit", [str(tsc), "--noEmit", "-p", "tsconfig.json"])
+        self._record(out, "quality", "tsc --noEmit", result)
+        diags = typescript_diagnostics(result.read_output())
+        out.typescript_errors = len(diags) if diags or result.ok else 1
+        meta = {"errors": out.typescript_errors, "source": "tsc --noEmit", "log": str(result.log_path)}
+        if not result.ok:
+            meta["output_tail"] = result.tail
+            first = f"{diags[0]['file']}({diags[0]['line']}): {diags[0]['code']}: {diags[0]['message']}" if diags else first_error_line(result.tail)
+            return CheckOutcome("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta)
+        return CheckOutcome("typescript", True, True, "0 errors (tsc --noEmit)", meta)
+
+    def check_coverage(self, pkg: Package, out: PackageOutcome, test_output: str, tests_ok: bool | None) -> CheckOutcome:
+        testing = self.config.testing
+        if not testing.enableCoverage:
+            return CheckOutcome("coverage", True, False, "not run: testing.enableCoverage is false")
+        if tests_ok is None:
+            return CheckOutcome("coverage", True, False, "not run: the package has no test script")
+        cov = read_coverage(pkg.dir, test_output)
+        if cov is None:
+            return CheckOutcome("coverage", True, False, "not measured: the test run wrote no coverage summary")
+        out.coverage = cov
+        pct = cov.get("lines", cov.get("statements", 0.0))
+        meta: dict[str, Any] = {f"{k}_pct": v for k, v in cov.items()}
+        meta["min_pct"] = testing.minCoveragePercent
+        if pct < testing.minCoveragePercent:
+            return CheckOutcome("coverage", False, True, f"line coverage {pct:.1f}% is below {testing.minCoveragePercent:g}%", meta)
+        return CheckOutcome("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.minCoveragePercent:g}%)", meta)

@@ -1,0 +1,68 @@
+"""Maps a workspace package to its Dagster asset spec (key, deps, group, tags, metadata, checks)."""
+
+from __future__ import annotations
+
+import re
+
+import dagster as dg
+
+from .graph import Package, WorkspaceGraph
+from .pipeline import QUALITY_CHECKS
+
+CHECK_DESCRIPTIONS = {
+    "lint": "The package's `lint` script (ESLint) passes with no errors.",
+    "typescript": "No TypeScript errors: the build's own tsc diagnostics, or `tsc --noEmit` where the build is not tsc.",
+    "coverage": "Line coverage of the test run is at least testing.minCoveragePercent.",
+}
+
+
+def _tag_value(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)[:63]
+
+
+class PackageTranslator:
+    """Override any `get_*` method to change how packages appear in Dagster."""
+
+    def get_asset_key(self, pkg: Package) -> dg.AssetKey:
+        return dg.AssetKey([pkg.scope, pkg.short_name] if pkg.scope else [pkg.name])
+
+    def get_group_name(self, pkg: Package) -> str:
+        return pkg.category or "packages"
+
+    def get_tags(self, pkg: Package) -> dict[str, str]:
+        tags = {"package-builder/layer": str(pkg.layer)}
+        if pkg.category:
+            tags["package-builder/category"] = _tag_value(pkg.category)
+        return tags
+
+    def get_kinds(self, pkg: Package) -> set[str]:
+        return {"npm", "typescript"} if (pkg.dir / "tsconfig.json").is_file() else {"npm", "javascript"}
+
+    def get_metadata(self, pkg: Package) -> dict[str, object]:
+        return {
+            "package_name": pkg.name,
+            "folder": dg.MetadataValue.path(pkg.path),
+            "version": pkg.version,
+            "category": pkg.category or "none",
+            "layer": pkg.layer,
+            "scripts": ", ".join(sorted(pkg.scripts)) or "none",
+        }
+
+    def get_description(self, pkg: Package) -> str:
+        cat = f"{pkg.category} package (layer {pkg.layer})" if pkg.category else f"package (depth {pkg.layer})"
+        return f"`{pkg.name}` {cat} at `{pkg.path}`: build → test → quality checks."
+
+    def get_asset_spec(self, pkg: Package, graph: WorkspaceGraph) -> dg.AssetSpec:
+        return dg.AssetSpec(
+            key=self.get_asset_key(pkg),
+            deps=[self.get_asset_key(graph[d]) for d in pkg.dependencies if d in graph.packages],
+            group_name=self.get_group_name(pkg),
+            tags=self.get_tags(pkg),
+            kinds=self.get_kinds(pkg),
+            metadata=self.get_metadata(pkg),
+            description=self.get_description(pkg),
+        )
+
+    def get_check_specs(self, pkg: Package) -> list[dg.AssetCheckSpec]:
+        key = self.get_asset_key(pkg)
+        return [dg.AssetCheckSpec(name, asset=key, description=CHECK_DESCRIPTIONS[name]) for name in QUALITY_CHECKS]
