@@ -1,0 +1,55 @@
+"""Shared fixtures: the Node toolchain (installed once per session), example monorepos, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLCHAIN = REPO / "toolchain"
+
+
+@pytest.fixture(scope="session")
+def toolchain() -> Path:
+    """toolchain/node_modules: typescript, vitest, eslint, pnpm, yarn berry (one npm install per session)."""
+    if not (TOOLCHAIN / "node_modules" / ".bin" / "tsc").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=TOOLCHAIN, check=True)
+    return TOOLCHAIN
+
+
+def tool_path(toolchain: Path) -> str:
+    """PATH with the toolchain's binaries (pnpm, yarn) after the system's."""
+    return os.environ["PATH"] + os.pathsep + str(toolchain / "node_modules" / ".bin")
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600) -> CliResult:
+    """Run `package-builder ARGS` in a fresh process, as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
+    full_env["COLUMNS"] = "200"
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "package_builder_dagster.cli", *args],
+        capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
