@@ -78,6 +78,7 @@ def generate(
 ) -> Path:
     """Write a monorepo at `root`. `kind` is typescript or trivial; `package_manager` is npm, pnpm
     or yarn-berry; `toolchain` is a folder whose node_modules is linked in (no install needed);
+    `toolchain` is linked into TypeScript npm workspaces only (never `npm install` over the links);
     `category_source` is folder (packages/<category>/<name>) or field (packageBuilder.category)."""
     root.mkdir(parents=True, exist_ok=True)
     by_short = {s.short: s for s in specs}
@@ -85,7 +86,6 @@ def generate(
     root_pkg: dict = {"name": f"{scope}-monorepo", "private": True, "version": "0.0.0", "scripts": {}}
     if package_manager == "pnpm":
         _write(root / "pnpm-workspace.yaml", "packages:\n  - 'packages/**'\n")
-        root_pkg["packageManager"] = "pnpm@10.0.0"
     else:
         root_pkg["workspaces"] = ["packages/*", "packages/*/*"]
     if package_manager == "npm":
@@ -124,7 +124,7 @@ def generate(
             }
             folder.mkdir(parents=True, exist_ok=True)
         _write(folder / "package.json", json.dumps(manifest, indent=2) + "\n")
-    if toolchain and package_manager == "npm":
+    if toolchain and kind == "typescript" and package_manager == "npm":
         link_node_modules(root, toolchain, scope, specs, category_source)
     return root
 

@@ -1,0 +1,74 @@
+"""The real toolchain (tsc, vitest with v8 coverage, eslint) on generated TypeScript monorepos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from package_builder_dagster.examples import PackageSpec, example_suite, generate
+
+pytestmark = pytest.mark.slow
+
+
+def _reports(root: Path) -> dict[str, dict]:
+    return {
+        (d := json.loads(p.read_text()))["packageName"]: d
+        for p in (root / "production" / "reports").glob("*/@ex/*.json")
+    }
+
+
+def test_clean_typescript_build(tmp_path, cli, toolchain):
+    root = generate(tmp_path / "ws", example_suite(), toolchain=toolchain)
+    res = cli("build", "--workspace", str(root), "--concurrency", "2")
+    assert res.code == 0, res.output
+    assert "8 succeeded" in res.stdout
+    for pkg in ("validators/validate-email", "suites/example-suite"):
+        assert (root / "packages" / pkg / "dist" / "index.d.ts").is_file()
+    reports = _reports(root)
+    assert all(r["quality"]["testCoverage"] == 100.0 for r in reports.values())
+    assert all(r["quality"]["typeScriptErrors"] == 0 and r["quality"]["lintScore"] == 100.0 for r in reports.values())
+    instance = dg.DagsterInstance.from_config(str(root / "production" / ".dagster"))
+    event = instance.get_latest_materialization_event(dg.AssetKey(["ex", "notifier"]))
+    meta = event.asset_materialization.metadata
+    assert meta["coverage_lines_pct"].value == 100.0 and meta["typescript_errors"].value == 0
+    assert meta["build_ms"].value > 0 and meta["test_ms"].value > 0
+
+
+def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
+    specs = [
+        PackageSpec("base", "core"),
+        PackageSpec("typed", "utility", ["base"], inject={"type-error"}),
+        PackageSpec("tested", "utility", ["base"], inject={"failing-test"}),
+        PackageSpec("linted", "utility", ["base"], inject={"lint-error"}),
+        PackageSpec("covered", "utility", ["base"], inject={"low-coverage"}),
+        PackageSpec("clean", "utility", ["base"]),
+        PackageSpec("top", "service", ["typed", "clean"]),
+    ]
+    root = generate(tmp_path / "ws", specs, toolchain=toolchain)
+    res = cli("build", "--workspace", str(root), "--concurrency", "2")
+    assert res.code == 1, res.output
+    out = res.stdout
+    assert "failed  @ex/typed in build" in out and "TS2322" in out
+    assert "failed  @ex/tested in test" in out
+    assert "failed  @ex/linted in quality" in out and "lint" in out
+    assert "failed  @ex/covered in quality" in out and "coverage" in out
+    assert "blocked @ex/top by @ex/typed" in out
+    reports = _reports(root)
+    assert reports["@ex/clean"]["status"] == "success" and reports["@ex/base"]["status"] == "success"
+    assert reports["@ex/typed"]["quality"]["typeScriptErrors"] == 1
+    assert reports["@ex/linted"]["quality"]["lintScore"] < 100
+    assert reports["@ex/covered"]["quality"]["testCoverage"] < 80
+    assert reports["@ex/top"]["status"] == "blocked"
+
+    instance = dg.DagsterInstance.from_config(str(root / "production" / ".dagster"))
+    run = instance.get_runs(limit=1)[0]
+    checks = {}
+    for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+        data = record.event_log_entry.dagster_event.event_specific_data
+        checks[(data.asset_key.path[-1], data.check_name)] = data.passed
+    assert checks[("linted", "lint")] is False and checks[("linted", "typescript")] is True
+    assert checks[("covered", "coverage")] is False and checks[("clean", "coverage")] is True
+    assert instance.get_latest_materialization_event(dg.AssetKey(["ex", "linted"])) is None
