@@ -195,6 +195,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     report_path = config.reports_dir / summary["timestamp"][:10] / "suite-summary.json"
     if not summary_written:
         report_path = write_suite_summary(config.reports_dir, summary)
+    for name in selected:  # per-package steps that Dagster skipped because an upstream step failed
+        failed_up = sorted(d for d in graph.upstream({name}) if states.get(d, {}).get("state") == "failed")
+        if name not in states and failed_up:
+            states[name] = {"package": name, "state": "blocked", "blocked_by": failed_up[0]}
     return _print_summary(console, result, selected, states, time.monotonic() - started, report_path)
 
 
@@ -214,7 +218,7 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     for n in blocked:
         console.print(f"  [red]blocked[/] {n} by {states[n].get('blocked_by')}")
     for n in unknown:
-        console.print(f"  [red]not built[/] {n} (its step did not run)")
+        console.print(f"  [red]not built[/] {n} (the run ended before it finished)")
     if not result.success and not failed and not blocked:
         for event in result.all_events:
             if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.message:

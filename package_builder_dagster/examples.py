@@ -221,6 +221,7 @@ const [step, outcome, sleepMs, ...deps] = process.argv.slice(2);
 const name = JSON.parse(fs.readFileSync("package.json", "utf8")).name;
 const events = path.join(__dirname, "..", "build-events.log");
 fs.appendFileSync(events, `${Date.now()} start ${step} ${name}\\n`);
+fs.appendFileSync(path.join(__dirname, "..", "pids.log"), `${process.pid}\\n`);
 for (const dep of deps) {
   if (!fs.existsSync(path.join(dep, "dist", "index.js"))) {
     console.error(`error: dependency ${dep} was not built before ${name}`);
