@@ -148,9 +148,14 @@ def run_packages(
         if not completed:  # interrupted (Ctrl-C, terminate from the UI) or crashed: kill every command
             runner.cancel()
     if failed:
+        tails = {
+            f"output: {o.name}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```")
+            for o in failed if o.status == "failed" and o.error_detail
+        }
         raise dg.Failure(description=failure_summary(failed), metadata={
             "failed": [o.name for o in failed if o.status == "failed"],
             "blocked": [o.name for o in failed if o.status == "blocked"],
+            **dict(list(tails.items())[:10]),
         }, allow_retries=False)
 
 

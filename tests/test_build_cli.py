@@ -85,6 +85,15 @@ def test_failure_blocks_dependents_and_spares_independent_packages(tmp_path, cli
     assert instance.get_latest_materialization_event(dg.AssetKey(["ex", "backoff-strategy"])) is None
     summary = json.loads(next((root / "production" / "reports").glob("*/suite-summary.json")).read_text())
     assert (summary["successful"], summary["failed"], summary["blocked"]) == (2, 1, 5)
+    # What the UI's "Re-execute from asset failure" would rebuild: exactly the failed and blocked
+    # packages (and the suite assets they stopped), computed by Dagster from this run's event log.
+    run = instance.get_runs(limit=1)[0]
+    snapshot = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    keys, _ = instance.run_domain.get_keys_to_reexecute(run.run_id, snapshot)
+    assert {k.to_user_string() for k in keys} == {
+        "ex/backoff-strategy", "ex/retry-policy", "ex/http-client", "ex/notifier", "ex/dashboard",
+        "ex/example-suite", "suite_verification", "suite_summary",
+    }
 
 
 def test_select_upstream_downstream_and_auto_added_upstream(tmp_path, cli):
@@ -135,3 +144,18 @@ def test_bad_input_exits_2_with_one_line(tmp_path, cli, toolchain):
     pn = generate(tmp_path / "pn", [PackageSpec("a")], kind="trivial", package_manager="pnpm")
     res = cli("build", "--workspace", str(pn), env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
     assert res.code == 2 and "missing tool: pnpm" in res.stderr
+
+
+def test_suite_verification_failure_stops_complete_but_the_summary_is_written(tmp_path, cli):
+    root = generate(tmp_path / "ws", [PackageSpec("a", "core"), PackageSpec("b", "utility", ["a"])], kind="trivial")
+    manifest = json.loads((root / "package.json").read_text())
+    manifest["scripts"]["test:integration"] = "node -e \"console.error('Error: integration broke'); process.exit(3)\""
+    (root / "package.json").write_text(json.dumps(manifest))
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 1, res.output
+    assert "2 succeeded" in res.stdout and "suite verification failed (test:integration, exit 3)" in res.stdout
+    instance = _instance(root)
+    assert instance.get_latest_materialization_event(dg.AssetKey(["ex", "b"])) is not None
+    assert instance.get_latest_materialization_event(dg.AssetKey(["suite_summary"])) is None
+    summary = json.loads(next((root / "production" / "reports").glob("*/suite-summary.json")).read_text())
+    assert summary["successful"] == 2

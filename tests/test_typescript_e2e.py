@@ -45,9 +45,15 @@ def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
         PackageSpec("linted", "utility", ["base"], inject={"lint-error"}),
         PackageSpec("covered", "utility", ["base"], inject={"low-coverage"}),
         PackageSpec("clean", "utility", ["base"]),
+        PackageSpec("nontsc", "utility", ["base"], inject={"type-error"}),
         PackageSpec("top", "service", ["typed", "clean"]),
     ]
     root = generate(tmp_path / "ws", specs, toolchain=toolchain)
+    # a build that is not tsc: the typescript check runs `tsc --noEmit` instead
+    manifest_path = root / "packages" / "utilities" / "nontsc" / "package.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["scripts"]["build"] = "node -e \"require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/index.js','export {};')\""
+    manifest_path.write_text(json.dumps(manifest))
     res = cli("build", "--workspace", str(root), "--concurrency", "2")
     assert res.code == 1, res.output
     out = res.stdout
@@ -56,6 +62,7 @@ def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
     assert "failed  @ex/linted in quality" in out and "lint" in out
     assert "failed  @ex/covered in quality" in out and "coverage" in out
     assert "blocked @ex/top by @ex/typed" in out
+    assert "failed  @ex/nontsc in quality" in out and "typescript: 1 error(s)" in out
     reports = _reports(root)
     assert reports["@ex/clean"]["status"] == "success" and reports["@ex/base"]["status"] == "success"
     assert reports["@ex/typed"]["quality"]["typeScriptErrors"] == 1
@@ -71,4 +78,5 @@ def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
         checks[(data.asset_key.path[-1], data.check_name)] = data.passed
     assert checks[("linted", "lint")] is False and checks[("linted", "typescript")] is True
     assert checks[("covered", "coverage")] is False and checks[("clean", "coverage")] is True
+    assert checks[("nontsc", "typescript")] is False and checks[("clean", "typescript")] is True
     assert instance.get_latest_materialization_event(dg.AssetKey(["ex", "linted"])) is None
