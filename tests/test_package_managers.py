@@ -25,7 +25,7 @@ SPECS = [PackageSpec("core-a", "core"), PackageSpec("util-b", "utility", ["core-
 def test_build_on_each_package_manager(tmp_path, cli, toolchain, manager, install, expected):
     root = generate(tmp_path / "ws", [PackageSpec(s.short, s.category, list(s.deps)) for s in SPECS],
                     kind="trivial", package_manager=manager, toolchain=toolchain)
-    env = {**os.environ, "PATH": tool_path(toolchain), "YARN_ENABLE_TELEMETRY": "0"}
+    env = {**os.environ, "PATH": tool_path(toolchain), "YARN_ENABLE_TELEMETRY": "0", "YARN_ENABLE_IMMUTABLE_INSTALLS": "false"}
     install = [shutil.which(install[0], path=env["PATH"]), *install[1:]]
     subprocess.run(install, cwd=root, env=env, check=True, capture_output=True, timeout=300)
     res = cli("build", "--workspace", str(root), env={"PATH": tool_path(toolchain)})
