@@ -1,6 +1,7 @@
 """The Dagster assets: packages (a subsettable multi_asset), suite verification and the suite summary."""
 
 
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -11,9 +12,9 @@ from .config import BuildConfig
 from .events import outcome_payload, state_message
 from .graph import WorkspaceGraph
 from .pipeline import PackageOutcome, PackagePipeline, now_iso
-from .reports import package_report, suite_summary, write_package_report, write_suite_summary
+from .reports import load_run_reports, package_report, suite_summary, write_package_report, write_suite_summary
 from .resources import PackageManagerResource
-from .scheduler import Finished, StateChange, schedule
+from .scheduler import StateChange, schedule
 from .toolchain import ToolMissing, first_error_line
 from .translator import PackageTranslator
 
@@ -148,14 +149,11 @@ def run_packages(
         if not completed:  # interrupted (Ctrl-C, terminate from the UI) or crashed: kill every command
             runner.cancel()
     if failed:
-        tails = {
-            f"output: {o.name}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```")
-            for o in failed if o.status == "failed" and o.error_detail
-        }
+        with_output = [o for o in failed if o.status == "failed" and o.error_detail][:10]
         raise dg.Failure(description=failure_summary(failed), metadata={
             "failed": [o.name for o in failed if o.status == "failed"],
             "blocked": [o.name for o in failed if o.status == "blocked"],
-            **dict(list(tails.items())[:10]),
+            **{f"output: {o.name}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
         }, allow_retries=False)
 
 
@@ -212,15 +210,11 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
 
 
 def _root_scripts(graph: WorkspaceGraph) -> dict[str, str]:
-    import json
-
     return (json.loads((graph.root / "package.json").read_text()).get("scripts") or {})
 
 
 def summarize_run(instance: dg.DagsterInstance, run_id: str, config: BuildConfig, graph: WorkspaceGraph) -> dict[str, Any]:
     """The suite summary of run `run_id`, from the package reports it wrote."""
-    from .reports import load_run_reports
-
     run = instance.get_run_by_id(run_id)
     stats = instance.get_run_stats(run_id) if run else None
     started = datetime.fromtimestamp(stats.start_time, timezone.utc).isoformat() if stats and stats.start_time else now_iso()

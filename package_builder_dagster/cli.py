@@ -188,13 +188,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .events import final_states
 
     states = final_states(instance, run_id)
-    summary_written = any(
-        e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == SUMMARY_KEY for e in result.all_events
-    )
-    summary = summarize_run(instance, run_id, config, graph)
-    report_path = config.reports_dir / summary["timestamp"][:10] / "suite-summary.json"
-    if not summary_written:
-        report_path = write_suite_summary(config.reports_dir, summary)
+    written = [
+        e.step_materialization_data.materialization.metadata["report"].value
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == SUMMARY_KEY
+    ]
+    if written:  # the suite_summary asset (COMPLETE) ran and wrote it
+        report_path = Path(written[0])
+    else:  # red run or a --select run: the summary is still written
+        report_path = write_suite_summary(config.reports_dir, summarize_run(instance, run_id, config, graph))
     for name in selected:  # per-package steps that Dagster skipped because an upstream step failed
         failed_up = sorted(d for d in graph.upstream({name}) if states.get(d, {}).get("state") == "failed")
         if name not in states and failed_up:

@@ -129,6 +129,18 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     return f"config error in {source}: field '{field}': {first['msg']}"
 
 
+def read_json_object(path: Path, where: str | None = None) -> dict[str, Any]:
+    """A JSON file whose top level is an object; a UsageError starting with `where` otherwise."""
+    where = where or str(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: the top level must be an object")
+    return data
+
+
 def find_config_file(config: str | os.PathLike[str] | None, workspace: str | os.PathLike[str] | None) -> Path | None:
     """--config, else $PACKAGE_BUILDER_CONFIG, else <workspace>/production/configs/build-env.json when present."""
     explicit = config or os.environ.get("PACKAGE_BUILDER_CONFIG")
@@ -156,12 +168,7 @@ def load_config(
     source = "defaults"
     if path:
         source = str(path)
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"config error in {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(data, dict):
-            raise UsageError(f"config error in {path}: the top level must be an object")
+        data = read_json_object(path, f"config error in {path}")
         for key in _PATH_KEYS:
             value = _get(data, key)
             if isinstance(value, str):

@@ -77,8 +77,8 @@ def generate(
     category_source: str = "folder",
 ) -> Path:
     """Write a monorepo at `root`. `kind` is typescript or trivial; `package_manager` is npm, pnpm
-    or yarn-berry; `toolchain` is a folder whose node_modules is linked in (no install needed);
-    `toolchain` is linked into TypeScript npm workspaces only (never `npm install` over the links);
+    or yarn-berry; `toolchain` is a folder whose node_modules is linked into TypeScript npm
+    workspaces (no install needed; never run `npm install` over the links);
     `category_source` is folder (packages/<category>/<name>) or field (packageBuilder.category)."""
     root.mkdir(parents=True, exist_ok=True)
     by_short = {s.short: s for s in specs}

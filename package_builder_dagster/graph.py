@@ -5,7 +5,6 @@ Nothing in this module knows about Dagster.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .config import UsageError
+from .config import UsageError, read_json_object
 
 CATEGORY_LAYERS: dict[str, int] = {"validator": 0, "core": 1, "utility": 2, "service": 3, "ui": 4, "suite": 5}
 # Folder and heading spellings that name a category.
@@ -121,19 +120,9 @@ class WorkspaceGraph:
 
 # ---- reading the workspace --------------------------------------------------------------
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: the top level must be an object")
-    return data
-
-
 def workspace_patterns(root: Path) -> list[str]:
     """The workspace globs from package.json `workspaces` (array or object) and pnpm-workspace.yaml."""
-    manifest = _read_json(root / "package.json")
+    manifest = read_json_object(root / "package.json")
     patterns: list[str] = []
     ws = manifest.get("workspaces")
     if isinstance(ws, dict):
@@ -270,7 +259,7 @@ def discover(
     found: dict[str, Package] = {}
     manifests: dict[str, dict[str, Any]] = {}
     for folder in _expand(root, workspace_patterns(root)):
-        manifest = _read_json(folder / "package.json")
+        manifest = read_json_object(folder / "package.json")
         rel = folder.relative_to(root).as_posix()
         name = manifest.get("name")
         if not isinstance(name, str) or not name:

@@ -22,6 +22,7 @@ from .toolchain import (
     eslint_counts,
     find_bin,
     first_error_line,
+    format_diagnostic,
     read_coverage,
     typescript_diagnostics,
 )
@@ -170,7 +171,7 @@ class PackagePipeline:
             if "tsc" in pkg.scripts[script]:
                 out.typescript_errors = (out.typescript_errors or 0) + len(diags)
             if not result.ok:
-                error = f"{diags[0]['file']}({diags[0]['line']}): {diags[0]['code']}: {diags[0]['message']}" if diags else first_error_line(text)
+                error = format_diagnostic(diags[0]) if diags else first_error_line(text)
                 raise PhaseFailed("build", f"`{script}` failed (exit {result.exit_code}): {error}", result.tail)
         return "\n".join(outputs)
 
@@ -248,7 +249,7 @@ class PackagePipeline:
         meta = {"errors": out.typescript_errors, "source": "tsc --noEmit", "log": str(result.log_path)}
         if not result.ok:
             meta["output_tail"] = result.tail
-            first = f"{diags[0]['file']}({diags[0]['line']}): {diags[0]['code']}: {diags[0]['message']}" if diags else first_error_line(result.tail)
+            first = format_diagnostic(diags[0]) if diags else first_error_line(result.tail)
             return CheckOutcome("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta)
         return CheckOutcome("typescript", True, True, "0 errors (tsc --noEmit)", meta)
 

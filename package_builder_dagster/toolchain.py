@@ -237,6 +237,11 @@ def typescript_diagnostics(output: str) -> list[dict[str, Any]]:
     ]
 
 
+def format_diagnostic(diag: dict[str, Any]) -> str:
+    """`file(line): TSxxxx: message`, the way the summary and the failure show one diagnostic."""
+    return f"{diag['file']}({diag['line']}): {diag['code']}: {diag['message']}"
+
+
 def eslint_counts(output: str) -> tuple[int, int] | None:
     """(errors, warnings) from ESLint's summary line, or None when there is none."""
     matches = _ESLINT_SUMMARY.findall(output)

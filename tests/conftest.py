@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,3 +54,19 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def workspace_instance(root: Path):
+    """The Dagster instance `build` uses for the workspace at `root` (its production/.dagster)."""
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(root / "production" / ".dagster"))
+
+
+def package_reports(root: Path) -> dict[str, dict]:
+    """The latest package reports (`@ex` scope) of the workspace at `root`, by package name."""
+    reports = {}
+    for path in (root / "production" / "reports").glob("*/@ex/*.json"):
+        data = json.loads(path.read_text())
+        reports[data["packageName"]] = data
+    return reports

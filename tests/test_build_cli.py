@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from conftest import package_reports, workspace_instance
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
 
 
@@ -16,18 +17,6 @@ def _events(root: Path) -> list[tuple[int, str, str, str]]:
         t, edge, step, name = line.split()
         rows.append((int(t), edge, step, name))
     return rows
-
-
-def _instance(root: Path) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_config(str(root / "production" / ".dagster"))
-
-
-def _reports(root: Path) -> dict[str, dict]:
-    out = {}
-    for path in (root / "production" / "reports").glob("*/@ex/*.json"):
-        data = json.loads(path.read_text())
-        out[data["packageName"]] = data
-    return out
 
 
 def test_clean_build_in_dependency_order(tmp_path, cli):
@@ -54,11 +43,11 @@ def test_clean_build_in_dependency_order(tmp_path, cli):
         active += delta
         peak = max(peak, active)
     assert peak == 2
-    instance = _instance(root)
+    instance = workspace_instance(root)
     for spec in specs:
         assert instance.get_latest_materialization_event(dg.AssetKey(["ex", spec.short])) is not None
     assert instance.get_latest_materialization_event(dg.AssetKey(["suite_summary"])) is not None
-    reports = _reports(root)
+    reports = package_reports(root)
     assert len(reports) == 8 and all(r["status"] == "success" for r in reports.values())
     summary = json.loads(next((root / "production" / "reports").glob("*/suite-summary.json")).read_text())
     assert summary["totalPackages"] == 8 and summary["successful"] == 8 and summary["failed"] == 0
@@ -74,13 +63,13 @@ def test_failure_blocks_dependents_and_spares_independent_packages(tmp_path, cli
     assert "injected build failure in @ex/backoff-strategy" in res.stdout
     for blocked in ("retry-policy", "http-client", "notifier", "dashboard", "example-suite"):
         assert f"blocked @ex/{blocked} by @ex/backoff-strategy" in res.stdout
-    reports = _reports(root)
+    reports = package_reports(root)
     assert reports["@ex/backoff-strategy"]["status"] == "failed"
     assert reports["@ex/notifier"]["status"] == "blocked" and reports["@ex/notifier"]["blockedBy"] == "@ex/backoff-strategy"
     assert reports["@ex/validate-email"]["status"] == "success" and reports["@ex/validate-url"]["status"] == "success"
     started = {n for _, e, s, n in _events(root) if e == "start"}
     assert "@ex/retry-policy" not in started and "@ex/validate-email" in started
-    instance = _instance(root)
+    instance = workspace_instance(root)
     assert instance.get_latest_materialization_event(dg.AssetKey(["ex", "validate-url"])) is not None
     assert instance.get_latest_materialization_event(dg.AssetKey(["ex", "backoff-strategy"])) is None
     summary = json.loads(next((root / "production" / "reports").glob("*/suite-summary.json")).read_text())
@@ -154,7 +143,7 @@ def test_suite_verification_failure_stops_complete_but_the_summary_is_written(tm
     res = cli("build", "--workspace", str(root))
     assert res.code == 1, res.output
     assert "2 succeeded" in res.stdout and "suite verification failed (test:integration, exit 3)" in res.stdout
-    instance = _instance(root)
+    instance = workspace_instance(root)
     assert instance.get_latest_materialization_event(dg.AssetKey(["ex", "b"])) is not None
     assert instance.get_latest_materialization_event(dg.AssetKey(["suite_summary"])) is None
     summary = json.loads(next((root / "production" / "reports").glob("*/suite-summary.json")).read_text())

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from conftest import package_reports, workspace_instance
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
 
 pytestmark = pytest.mark.slow
-
-
-def _reports(root: Path) -> dict[str, dict]:
-    return {
-        (d := json.loads(p.read_text()))["packageName"]: d
-        for p in (root / "production" / "reports").glob("*/@ex/*.json")
-    }
 
 
 def test_clean_typescript_build(tmp_path, cli, toolchain):
@@ -27,10 +20,10 @@ def test_clean_typescript_build(tmp_path, cli, toolchain):
     assert "8 succeeded" in res.stdout
     for pkg in ("validators/validate-email", "suites/example-suite"):
         assert (root / "packages" / pkg / "dist" / "index.d.ts").is_file()
-    reports = _reports(root)
+    reports = package_reports(root)
     assert all(r["quality"]["testCoverage"] == 100.0 for r in reports.values())
     assert all(r["quality"]["typeScriptErrors"] == 0 and r["quality"]["lintScore"] == 100.0 for r in reports.values())
-    instance = dg.DagsterInstance.from_config(str(root / "production" / ".dagster"))
+    instance = workspace_instance(root)
     event = instance.get_latest_materialization_event(dg.AssetKey(["ex", "notifier"]))
     meta = event.asset_materialization.metadata
     assert meta["coverage_lines_pct"].value == 100.0 and meta["typescript_errors"].value == 0
@@ -63,14 +56,14 @@ def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
     assert "failed  @ex/covered in quality" in out and "coverage" in out
     assert "blocked @ex/top by @ex/typed" in out
     assert "failed  @ex/nontsc in quality" in out and "typescript: 1 error(s)" in out
-    reports = _reports(root)
+    reports = package_reports(root)
     assert reports["@ex/clean"]["status"] == "success" and reports["@ex/base"]["status"] == "success"
     assert reports["@ex/typed"]["quality"]["typeScriptErrors"] == 1
     assert reports["@ex/linted"]["quality"]["lintScore"] < 100
     assert reports["@ex/covered"]["quality"]["testCoverage"] < 80
     assert reports["@ex/top"]["status"] == "blocked"
 
-    instance = dg.DagsterInstance.from_config(str(root / "production" / ".dagster"))
+    instance = workspace_instance(root)
     run = instance.get_runs(limit=1)[0]
     checks = {}
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
