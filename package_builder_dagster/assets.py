@@ -3,16 +3,20 @@
 
 import json
 import re
+from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import dagster as dg
 
 from .config import BuildConfig
-from .events import outcome_payload, state_message
+from .events import final_states, outcome_payload, state_message
 from .graph import WorkspaceGraph
-from .pipeline import PackageOutcome, PackagePipeline, now_iso
-from .reports import load_run_reports, package_report, suite_summary, write_package_report, write_suite_summary
+from .pipeline import PackageOutcome, PackagePipeline, now_iso, safe_name, untested_reason
+from .publish import PublishOutcome, Publisher, display_url
+from .reports import (
+    load_run_reports, package_report, publish_record, suite_summary, update_package_report, write_package_report, write_suite_summary,
+)
 from .resources import PackageManagerResource
 from .scheduler import StateChange, schedule
 from .toolchain import ToolMissing, first_error_line
@@ -41,11 +45,38 @@ def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) ->
     for key in ("lint_errors", "lint_warnings", "typescript_errors"):
         if getattr(outcome, key) is not None:
             meta[key] = int(getattr(outcome, key))
+    if outcome.publish:
+        meta.update(publish_metadata(outcome.publish))
     if outcome.warnings:
         meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in outcome.warnings))
     steps = [f"| {s.phase} | `{s.script}` | {s.status} | {s.duration_ms} |" for s in outcome.steps]
     meta["steps"] = dg.MetadataValue.md("| phase | script | status | ms |\n|---|---|---|---|\n" + "\n".join(steps))
     return meta
+
+
+def publish_metadata(result: PublishOutcome) -> dict[str, Any]:
+    meta: dict[str, Any] = {"publish_status": result.status, "publish_ms": result.duration_ms, "registry": result.registry}
+    if result.message:
+        meta["publish_message"] = result.message
+    for key in ("files", "size", "attempts"):
+        if getattr(result, key):
+            meta[f"publish_{key}"] = int(getattr(result, key))
+    return meta
+
+
+def make_publisher(config: BuildConfig, graph: WorkspaceGraph, pm: Any, runner: Any, log: Any) -> Publisher | None:
+    """A Publisher when publishing is on, after its preflight (clean tree, token); dg.Failure otherwise."""
+    if not config.publishing.enabled:
+        return None
+    publisher = Publisher(config, graph, pm, runner)
+    errors, warnings = publisher.preflight()
+    for warning in warnings:
+        log.warning(warning)
+    if errors:
+        raise dg.Failure(description="publishing cannot start: " + "; ".join(errors), allow_retries=False)
+    mode = "dry run" if config.publishing.dryRun else "publishing"
+    log.info(f"{mode} to {display_url(publisher.url)} with access {config.publishing.access}")
+    return publisher
 
 
 def build_package_assets(
@@ -99,13 +130,14 @@ def run_packages(
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     runner = package_manager.runner()
     logs_dir = config.logs_dir / run_id
+    publisher = make_publisher(config, graph, pm, runner, context.log)
     run_start = datetime.now(timezone.utc)
     finished_at: dict[str, datetime] = {}
     check_keys = context.selected_asset_check_keys
     failed: list[PackageOutcome] = []
 
     def build(name: str, on_state: Any) -> PackageOutcome:
-        return PackagePipeline(config, pm, runner, logs_dir, on_state).run(graph[name])
+        return PackagePipeline(config, pm, runner, logs_dir, on_state, publisher).run(graph[name])
 
     context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {config.maxConcurrentBuilds} at a time")
     completed = False
@@ -195,18 +227,84 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
         return dg.MaterializeResult(metadata={**meta, "status": "passed"})
 
     @dg.asset(key=SUMMARY_KEY, deps=[VERIFY_KEY], group_name="suite", kinds={"json"},
-              description="COMPLETE: the suite summary report of this run.")
-    def suite_summary_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+              description="COMPLETE: publishes the suite package (when publishing is on) and writes the suite summary of this run.")
+    def suite_summary_asset(context: dg.AssetExecutionContext, package_manager: PackageManagerResource) -> dg.MaterializeResult:
+        published = publish_suites(context, config, graph, translator, package_manager) if config.publishing.enabled else {}
         summary = summarize_run(context.instance, context.run_id, config, graph)
+        summary["suitePublish"] = {name: {"status": r.status, "version": r.version, "message": r.message} for name, r in published.items()}
         path = write_suite_summary(config.reports_dir, summary)
-        return dg.MaterializeResult(metadata={
+        meta: dict[str, Any] = {
             "total_packages": summary["totalPackages"], "successful": summary["successful"],
             "failed": summary["failed"], "blocked": summary["blocked"],
             "total_duration_ms": summary["totalDuration"], "total_wait_ms": summary["totalWaitTime"],
             "report": dg.MetadataValue.path(str(path)),
-        })
+        }
+        for name, result in published.items():
+            meta[f"suite publish: {name}"] = f"{result.status}: {result.message}"
+        failed = {n: r for n, r in published.items() if r.failed}
+        if failed:
+            raise dg.Failure(description="; ".join(f"suite package {n}: {r.message}" for n, r in failed.items()),
+                             metadata={**meta, "report": str(path)}, allow_retries=False)
+        return dg.MaterializeResult(metadata=meta)
 
     return [suite_verification, suite_summary_asset]
+
+
+def materialized_in_run(instance: dg.DagsterInstance, run_id: str) -> set[dg.AssetKey]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100_000).records
+    return {r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event}
+
+
+def publish_suites(
+    context: dg.AssetExecutionContext, config: BuildConfig, graph: WorkspaceGraph,
+    translator: PackageTranslator, package_manager: PackageManagerResource,
+) -> dict[str, PublishOutcome]:
+    """The seed's COMPLETE: publish each suite package built in this run once all it needs is on the registry."""
+    suites = [p for p in graph if p.category == "suite"]
+    if not suites:
+        return {}
+    runner = package_manager.runner()
+    publisher = Publisher(config, graph, package_manager.detect(), runner)
+    built = materialized_in_run(context.instance, context.run_id)
+    states = final_states(context.instance, context.run_id)
+    results: dict[str, PublishOutcome] = {}
+    try:
+        for pkg in suites:
+            def held(message: str) -> PublishOutcome:
+                return PublishOutcome("skipped", pkg.version, display_url(publisher.url), message=message)
+
+            if translator.get_asset_key(pkg) not in built:
+                results[pkg.name] = held("not built in this run")
+                continue
+            reason = untested_reason(config, states.get(pkg.name, {}).get("tests_passed"))
+            needs = runtime_closure(graph, pkg.name)
+            dry_built = {n for n in needs if config.publishing.dryRun and translator.get_asset_key(graph[n]) in built}
+            missing = [n for n in needs if n not in dry_built and not publisher.is_available(graph[n])]
+            if reason or missing:
+                results[pkg.name] = held(reason or f"not on the registry: {', '.join(f'{n}@{graph[n].version}' for n in missing)}")
+            else:
+                context.log.info(state_message(pkg.name, "publishing", now_iso()))
+                results[pkg.name] = publisher.publish(pkg, config.logs_dir / context.run_id / safe_name(pkg.name))
+            result = results[pkg.name]
+            context.log.info(f"suite package {pkg.name}: {result.status}: {result.message}")
+            update_package_report(config.reports_dir, context.run_id, pkg.name, {
+                "buildMetrics": {"publishTime": result.duration_ms}, "publish": publish_record(asdict(result)),
+            })
+    finally:
+        runner.cancel()
+    return results
+
+
+def runtime_closure(graph: WorkspaceGraph, name: str) -> list[str]:
+    """Every workspace package `name` needs at run time, directly or through others."""
+    seen: set[str] = set()
+    stack = list(graph[name].runtime_dependencies)
+    while stack:
+        dep = stack.pop()
+        if dep not in seen and dep in graph.packages:
+            seen.add(dep)
+            stack.extend(graph[dep].runtime_dependencies)
+    return [n for n in graph.packages if n in seen]
 
 
 def _root_scripts(graph: WorkspaceGraph) -> dict[str, str]:

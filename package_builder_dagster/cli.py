@@ -23,7 +23,7 @@ from .config import BuildConfig, UsageError, find_config_file, load_config
 
 INVOCATION_TAG = "package-builder/invocation"
 STATE_STYLES = {
-    "queued": "dim", "planning": "cyan", "building": "blue", "testing": "magenta", "checking": "yellow",
+    "queued": "dim", "planning": "cyan", "verifying": "cyan", "building": "blue", "testing": "magenta", "checking": "yellow",
     "fixing": "yellow", "publishing": "cyan", "done": "green", "failed": "bold red", "blocked": "red",
 }
 
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     common(b)
     b.add_argument("--select", action="append", default=[], metavar="SEL", help="Dagster asset selection; package names allowed (repeatable)")
     b.add_argument("--concurrency", type=int, help="packages built at once (maxConcurrentBuilds)")
+    b.add_argument("--publish", action="store_true", help="publish each package that passed (publishing.enabled)")
+    b.add_argument("--publish-dry-run", action="store_true", help="run the publish commands with --dry-run (implies --publish)")
+    b.add_argument("--registry", help="npm registry URL (npmRegistry; env PACKAGE_BUILDER_REGISTRY)")
 
     u = sub.add_parser("ui", help="the Dagster UI over this workspace's instance")
     common(u, plan=False)
@@ -78,6 +81,12 @@ def _config(args: argparse.Namespace) -> BuildConfig:
         overrides[("buildId",)] = args.suite
     if getattr(args, "concurrency", None) is not None:
         overrides[("maxConcurrentBuilds",)] = args.concurrency
+    if getattr(args, "publish", False) or getattr(args, "publish_dry_run", False):
+        overrides[("publishing", "enabled")] = True
+    if getattr(args, "publish_dry_run", False):
+        overrides[("publishing", "dryRun")] = True
+    if getattr(args, "registry", None):
+        overrides[("npmRegistry",)] = args.registry
     config = load_config(args.config, overrides, args.workspace)
     config.root  # noqa: B018 - raises the "no workspace" error early
     return config
@@ -94,6 +103,9 @@ def _export_env(args: argparse.Namespace, config: BuildConfig) -> None:
         ("PACKAGE_BUILDER_SUITE", config.buildId),
         ("PACKAGE_BUILDER_CONCURRENCY", config.maxConcurrentBuilds),
         ("PACKAGE_BUILDER_REPORTS_DIR", config.reportsDir),
+        ("PACKAGE_BUILDER_REGISTRY", config.npmRegistry),
+        ("PACKAGE_BUILDER_PUBLISH", "true" if config.publishing.enabled else None),
+        ("PACKAGE_BUILDER_PUBLISH_DRY_RUN", "true" if config.publishing.dryRun else None),
     ):
         if value is not None:
             os.environ[env] = str(value)
@@ -205,6 +217,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, dict[str, Any]], elapsed: float, report_path: Path) -> int:
+    from rich.markup import escape
+
     done = [n for n in selected if states.get(n, {}).get("state") == "done"]
     failed = [n for n in selected if states.get(n, {}).get("state") == "failed"]
     blocked = [n for n in selected if states.get(n, {}).get("state") == "blocked"]
@@ -214,20 +228,38 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
         f"[bold]summary[/]: {len(selected)} selected · [green]{len(done)} succeeded[/] · "
         f"[red]{len(failed)} failed[/] · [red]{len(blocked)} blocked[/] · {elapsed:.1f} s · run {result.run_id}"
     )
+    publish: dict[str, int] = {}
+    for n in selected:
+        status = (states.get(n, {}).get("publish") or {}).get("status")
+        if status:
+            publish[status] = publish.get(status, 0) + 1
+    if publish:
+        console.print("publish: " + " · ".join(f"{count} {status}" for status, count in sorted(publish.items())))
     for n in failed:
         st = states[n]
-        console.print(f"  [bold red]failed[/]  {n} in {st.get('phase')}: {st.get('error')}")
+        console.print(f"  [bold red]failed[/]  {escape(n)} in {st.get('phase')}: {escape(str(st.get('error')))}")
     for n in blocked:
-        console.print(f"  [red]blocked[/] {n} by {states[n].get('blocked_by')}")
-    for n in unknown:
-        console.print(f"  [red]not built[/] {n} (the run ended before it finished)")
-    if not result.success and not failed and not blocked:
+        console.print(f"  [red]blocked[/] {escape(n)} by {escape(str(states[n].get('blocked_by')))}")
+    if unknown and len(unknown) == len(selected):
+        console.print(f"  [red]not built[/]: none of the {len(selected)} package(s) started")
+    else:
+        for n in unknown:
+            console.print(f"  [red]not built[/] {escape(n)} (the run ended before it finished)")
+    if not result.success:
         for event in result.all_events:
             if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.message:
-                console.print(f"  [red]{event.step_key or 'run'}[/]: {event.message.splitlines()[0]}")
+                if event.step_key not in (None, "suite_verification", "suite_summary") and (failed or blocked):
+                    continue  # already listed package by package
+                console.print(f"  [red]{escape(event.step_key or 'run')}[/]: {escape(event.message.splitlines()[0])}")
                 failure = getattr(event.event_specific_data, "error", None)
                 if failure is not None:
-                    console.print(f"    {str(failure.message).strip().splitlines()[0]}")
+                    console.print(f"    {escape(str(failure.message).strip().splitlines()[0])}")
+    try:
+        suites = json.loads(report_path.read_text()).get("suitePublish") or {}
+    except (OSError, ValueError):
+        suites = {}
+    for name, res in suites.items():
+        console.print(f"suite package {escape(name)}: {res['status']}: {escape(str(res['message']))}")
     console.print(f"reports: {report_path.parent}")
     return 0 if result.success and not failed and not blocked and not unknown else 1
 
@@ -254,6 +286,7 @@ class _ProgressWatcher:
         return runs[0].run_id if runs else None
 
     def _loop(self) -> None:
+        from rich.markup import escape
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from .events import TERMINAL, read_states
@@ -280,8 +313,8 @@ class _ProgressWatcher:
                         extra = f" by {st.get('blocked_by')}"
                     elif state == "done":
                         extra = f" ({st.get('duration_ms', 0) / 1000:.1f} s)"
-                    style = STATE_STYLES.get(state, "")
-                    progress.console.print(f"{st['time'][11:19]} {name:<40} [{style}]{state}[/]{extra}")
+                    style = STATE_STYLES.get(state, "default")
+                    progress.console.print(f"{st['time'][11:19]} {escape(name):<40} [{style}]{state}[/]{escape(extra)}")
                     if state in TERMINAL and name not in finished:
                         finished.add(name)
                         progress.update(task, completed=len(finished))

@@ -101,6 +101,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PACKAGE_BUILDER_SUITE": ("buildId",),
     "PACKAGE_BUILDER_CONCURRENCY": ("maxConcurrentBuilds",),
     "PACKAGE_BUILDER_REPORTS_DIR": ("reportsDir",),
+    "PACKAGE_BUILDER_REGISTRY": ("npmRegistry",),
+    "PACKAGE_BUILDER_PUBLISH": ("publishing", "enabled"),
+    "PACKAGE_BUILDER_PUBLISH_DRY_RUN": ("publishing", "dryRun"),
     "NPM_TOKEN": ("npmToken",),
 }
 

@@ -82,7 +82,7 @@ def generate(
     `category_source` is folder (packages/<category>/<name>) or field (packageBuilder.category)."""
     root.mkdir(parents=True, exist_ok=True)
     by_short = {s.short: s for s in specs}
-    dep_range = "*" if package_manager == "npm" else "workspace:*"
+    dep_range = "^1.0.0" if package_manager == "npm" else "workspace:*"  # npm publishes ranges as written
     root_pkg: dict = {"name": f"{scope}-monorepo", "private": True, "version": "0.0.0", "scripts": {}}
     if package_manager == "pnpm":
         _write(root / "pnpm-workspace.yaml", "packages:\n  - 'packages/**'\n")
@@ -96,7 +96,7 @@ def generate(
         shutil.copy(release, root / ".yarn" / "releases" / "yarn-4.cjs")
         _write(root / ".yarnrc.yml", "yarnPath: .yarn/releases/yarn-4.cjs\nnodeLinker: node-modules\nenableTelemetry: false\nenableGlobalCache: false\n")
         root_pkg["packageManager"] = "yarn@4.0.0"
-    _write(root / ".gitignore", "node_modules/\ndist/\ncoverage/\nproduction/\n.yarn/*\n!.yarn/releases\n")
+    _write(root / ".gitignore", "node_modules/\ndist/\ncoverage/\nproduction/\n.yarn/*\n!.yarn/releases\n*.log\n")
     if kind == "typescript":
         _write(root / "eslint.config.mjs", ESLINT_CONFIG)
     else:
@@ -118,6 +118,7 @@ def generate(
             dep_dirs = [os.path.relpath(root / (_folder(by_short[d]) if category_source == "folder" else f"packages/{d}"), folder) for d in spec.deps]
             build_fail = "fail" if "build-fail" in spec.inject else "ok"
             test_fail = "fail" if "test-fail" in spec.inject else "ok"
+            manifest.update({"main": "dist/index.js", "files": ["dist"]})
             manifest["scripts"] = {
                 "build": " ".join(["node", rel, "build", build_fail, str(spec.sleep_ms), *dep_dirs]),
                 "test": " ".join(["node", rel, "test", test_fail, "0"]),

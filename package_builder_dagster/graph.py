@@ -25,6 +25,7 @@ CATEGORY_ALIASES: dict[str, str] = {
     "suites": "suite",
 }
 DEPENDENCY_FIELDS = ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies")
+RUNTIME_FIELDS = ("dependencies", "peerDependencies", "optionalDependencies")  # what a consumer installs
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Package:
     layer: int = 0
     settings: dict[str, Any] = field(default_factory=dict)  # the package.json `packageBuilder` object
     dependency_ranges: dict[str, str] = field(default_factory=dict)
+    runtime_dependencies: list[str] = field(default_factory=list)  # internal, excluding devDependencies
+    private: bool = False  # `"private": true`: never published
 
     @property
     def scope(self) -> str | None:
@@ -279,6 +282,7 @@ def discover(
             dependencies=[],
             scripts={k: str(v) for k, v in scripts.items()} if isinstance(scripts, dict) else {},
             settings=settings,
+            private=manifest.get("private") is True,
         )
         manifests[name] = manifest
     if not found:
@@ -292,6 +296,9 @@ def discover(
                     ranges.setdefault(dep, str(rng))
         pkg.dependency_ranges = ranges
         pkg.dependencies = sorted(ranges)
+        pkg.runtime_dependencies = sorted(
+            {dep for fld in RUNTIME_FIELDS for dep in (manifests[name].get(fld) or {}) if dep in found and dep != name}
+        )
         if plan and name in plan.categories:
             pkg.category = plan.categories[name]
         elif _folder_category(pkg.path):

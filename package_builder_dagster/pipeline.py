@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from .config import BuildConfig
 from .graph import Package
+from .publish import PublishOutcome, Publisher, display_url
 from .toolchain import (
     CommandResult,
     CommandRunner,
@@ -28,7 +29,7 @@ from .toolchain import (
 )
 
 # States a package passes through; the CLI and the reports read them from the event log.
-STATES = ("queued", "planning", "building", "testing", "checking", "fixing", "publishing", "done", "failed", "blocked")
+STATES = ("queued", "planning", "verifying", "building", "testing", "checking", "fixing", "publishing", "done", "failed", "blocked")
 QUALITY_CHECKS = ("lint", "typescript", "coverage")
 
 
@@ -86,6 +87,8 @@ class PackageOutcome:
     blocked_by: str | None = None
     plan_path: str | None = None
     plan_exists: bool = False
+    tests_passed: bool | None = None  # None: no test ran
+    publish: PublishOutcome | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,6 +107,13 @@ def plan_path_for(config: BuildConfig, pkg: Package) -> Path:
     return (base / pkg.category / f"{pkg.short_name}.md") if pkg.category else base / f"{pkg.short_name}.md"
 
 
+def untested_reason(config: BuildConfig, tests_passed: bool | None) -> str | None:
+    """Why publishing.requireTests holds a package back, or None."""
+    if not config.publishing.requireTests or tests_passed:
+        return None
+    return "publishing.requireTests: " + ("no test ran" if tests_passed is None else "its tests failed")
+
+
 class PackagePipeline:
     """Runs one package's phases with a shared CommandRunner; reports state changes via `on_state`."""
 
@@ -114,8 +124,10 @@ class PackagePipeline:
         runner: CommandRunner,
         logs_dir: Path,
         on_state: Callable[[str, str, dict[str, Any]], None],
+        publisher: Publisher | None = None,
     ):
         self.config, self.pm, self.runner, self.logs_dir, self.on_state = config, pm, runner, logs_dir, on_state
+        self.publisher = publisher
 
     # -- helpers ----------------------------------------------------------------------------
     def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None) -> CommandResult:
@@ -143,9 +155,14 @@ class PackagePipeline:
             self.on_state(pkg.name, "planning", {})
             plan = plan_path_for(self.config, pkg)
             out.plan_path, out.plan_exists = str(plan), plan.is_file()
+            if self.publisher:
+                self.verify_dependencies(pkg)
             build_output = self.build(pkg, out)
             tests_ok, test_output = self.test(pkg, out)
+            out.tests_passed = tests_ok
             self.quality(pkg, out, build_output, test_output, tests_ok)
+            if self.publisher:
+                self.publish(pkg, out)
             out.status = "success"
         except PhaseFailed as failure:
             out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
@@ -154,6 +171,34 @@ class PackagePipeline:
         out.end_time = now_iso()
         out.duration_ms = int((time.monotonic() - started) * 1000)
         return out
+
+    def verify_dependencies(self, pkg: Package) -> None:
+        """The seed's verifyDependencies: what this package needs must be on the registry already."""
+        assert self.publisher is not None
+        self.on_state(pkg.name, "verifying", {})
+        missing = self.publisher.missing_dependencies(pkg)
+        if missing:
+            where = display_url(self.publisher.url)
+            raise PhaseFailed("dependencies", f"dependencies not on {where}: {', '.join(missing)}")
+
+    def publish(self, pkg: Package, out: PackageOutcome) -> None:
+        """Publish after the checks passed; the suite package waits for COMPLETE."""
+        assert self.publisher is not None
+        if pkg.category == "suite":
+            out.publish = PublishOutcome("deferred", pkg.version, display_url(self.publisher.url),
+                                         message="the suite package is published in COMPLETE, after suite verification")
+            return
+        reason = untested_reason(self.config, out.tests_passed)
+        if reason:
+            out.publish = PublishOutcome("skipped", pkg.version, display_url(self.publisher.url), message=reason)
+            out.warnings.append(f"not published: {reason}")
+            return
+        self.on_state(pkg.name, "publishing", {})
+        result = self.publisher.publish(pkg, self.logs_dir / safe_name(pkg.name))
+        out.publish = result
+        out.timings["publish"] = result.duration_ms
+        if result.failed:
+            raise PhaseFailed("publish", result.message, result.detail)
 
     def build(self, pkg: Package, out: PackageOutcome) -> str:
         self.on_state(pkg.name, "building", {})

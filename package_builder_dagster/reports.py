@@ -61,6 +61,7 @@ def package_report(payload: dict[str, Any], run_id: str, step_key: str, dependen
             "passed": status == "success" and all(c["passed"] or c.get("warning_only") for c in checks.values()),
         },
         "fixAttempts": payload.get("fix_attempts", []),
+        "publish": publish_record(payload.get("publish")),
         "status": status,
         "phase": payload.get("phase"),
         "error": payload.get("error"),
@@ -69,6 +70,35 @@ def package_report(payload: dict[str, Any], run_id: str, step_key: str, dependen
         "dependencies": dependencies,
         "waitedFor": waited_for,
     }
+
+
+def publish_record(publish: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The report's `publish` object: status, version, registry, attempts, message, files and sizes."""
+    if not publish:
+        return None
+    keys = ("status", "version", "registry", "attempts", "message", "files", "size", "unpacked_size", "duration_ms")
+    renamed = {"unpacked_size": "unpackedSize", "duration_ms": "duration"}
+    return {renamed.get(k, k): publish.get(k) for k in keys}
+
+
+def update_package_report(reports_dir: Path, run_id: str, package_name: str, changes: dict[str, Any]) -> Path | None:
+    """Merge `changes` into a run's report of one package (and the latest copy, if it is this run's)."""
+    for run_copy in sorted(reports_dir.glob(f"*/runs/{run_id}")):
+        date = run_copy.parent.parent.name
+        paths = package_report_paths(reports_dir, date, run_id, package_name)
+        if not paths[1].is_file():
+            continue
+        report = json.loads(paths[1].read_text())
+        for key, value in changes.items():
+            if isinstance(value, dict) and isinstance(report.get(key), dict):
+                report[key].update(value)
+            else:
+                report[key] = value
+        write_json_atomic(paths[1], report)
+        if paths[0].is_file() and json.loads(paths[0].read_text()).get("workflowId", "").startswith(run_id):
+            write_json_atomic(paths[0], report)
+        return paths[0]
+    return None
 
 
 def report_date(iso_time: str | None = None) -> str:

@@ -148,6 +148,7 @@ class CommandRunner:
 
     timeout_seconds: float
     base_env: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()  # strings masked as *** in every log this runner writes
     _running: set[subprocess.Popen[bytes]] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _cancelled: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -204,6 +205,10 @@ class CommandRunner:
                 log.write(f"\n# killed after {timeout or self.timeout_seconds:.0f} s timeout\n".encode())
         duration = int((time.monotonic() - start) * 1000)
         text = log_path.read_text(errors="replace")
+        if any(s and s in text for s in self.secrets):
+            for secret in self.secrets:
+                text = text.replace(secret, "***") if secret else text
+            log_path.write_text(text)
         return CommandResult(
             argv, proc.returncode, duration, log_path, tail_of(text),
             timed_out=timed_out, cancelled=self._cancelled.is_set(),
