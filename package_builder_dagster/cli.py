@@ -228,9 +228,13 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
         f"[bold]summary[/]: {len(selected)} selected · [green]{len(done)} succeeded[/] · "
         f"[red]{len(failed)} failed[/] · [red]{len(blocked)} blocked[/] · {elapsed:.1f} s · run {result.run_id}"
     )
+    try:
+        suites = json.loads(report_path.read_text()).get("suitePublish") or {}
+    except (OSError, ValueError):
+        suites = {}
     publish: dict[str, int] = {}
     for n in selected:
-        status = (states.get(n, {}).get("publish") or {}).get("status")
+        status = (suites.get(n) or states.get(n, {}).get("publish") or {}).get("status")
         if status:
             publish[status] = publish.get(status, 0) + 1
     if publish:
@@ -254,12 +258,8 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
                 failure = getattr(event.event_specific_data, "error", None)
                 if failure is not None:
                     console.print(f"    {escape(str(failure.message).strip().splitlines()[0])}")
-    try:
-        suites = json.loads(report_path.read_text()).get("suitePublish") or {}
-    except (OSError, ValueError):
-        suites = {}
     for name, res in suites.items():
-        console.print(f"suite package {escape(name)}: {res['status']}: {escape(str(res['message']))}")
+        console.print(f"suite package {escape(name)} ({res['status']}): {escape(str(res['message']))}")
     console.print(f"reports: {report_path.parent}")
     return 0 if result.success and not failed and not blocked and not unknown else 1
 
@@ -358,6 +358,11 @@ def cmd_example(args: argparse.Namespace) -> int:
     specs = layered_specs(args.packages) if args.packages else example_suite()
     root = generate(Path(args.path).resolve(), specs, kind=args.kind,
                     toolchain=Path(args.toolchain).resolve() if args.toolchain else None)
+    if shutil.which("git") and not (root / ".git").exists():  # committed, so it can be published
+        identity = {"GIT_AUTHOR_NAME": "package-builder", "GIT_AUTHOR_EMAIL": "package-builder@localhost"}
+        env = {**os.environ, **identity, "GIT_COMMITTER_NAME": identity["GIT_AUTHOR_NAME"], "GIT_COMMITTER_EMAIL": identity["GIT_AUTHOR_EMAIL"]}
+        for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "example monorepo"]):
+            subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
     print(root)
     return 0
 

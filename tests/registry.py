@@ -1,103 +1,14 @@
-"""A real npm registry for tests: Verdaccio 6.8.0 from the toolchain on 127.0.0.1, and a small
-HTTP proxy in front of it that can answer chosen requests with an error (to make failures real)."""
+"""A small HTTP proxy in front of the test's Verdaccio that can answer chosen requests with an
+error, to make registry failures real."""
 
 from __future__ import annotations
 
 import http.client
 import http.server
 import json
-import socket
-import subprocess
 import threading
-import time
-import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import unquote
-
-VERDACCIO_CONFIG = """\
-storage: {storage}
-auth:
-  htpasswd:
-    file: {htpasswd}
-    max_users: 100
-uplinks: {{}}
-packages:
-  '@*/*':
-    access: $all
-    publish: $authenticated
-  '**':
-    access: $all
-    publish: $authenticated
-max_body_size: 50mb
-log: {{ type: stdout, format: pretty, level: warn }}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Verdaccio:
-    """A running Verdaccio with one user; `token` is that user's npm token."""
-
-    url: str
-    token: str
-    proc: subprocess.Popen
-    log: Path
-
-    def packument(self, name: str) -> dict | None:
-        try:
-            with urllib.request.urlopen(self.url + name.replace("/", "%2f"), timeout=10) as r:
-                return json.load(r)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-
-    def versions(self, name: str) -> list[str]:
-        doc = self.packument(name)
-        return sorted((doc or {}).get("versions", {}))
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-def start_verdaccio(toolchain: Path, folder: Path) -> Verdaccio:
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "config.yaml"
-    config.write_text(VERDACCIO_CONFIG.format(storage=folder / "storage", htpasswd=folder / "htpasswd"))
-    port = free_port()
-    log = folder / "verdaccio.log"
-    proc = subprocess.Popen(
-        [str(toolchain / "node_modules" / ".bin" / "verdaccio"), "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-        stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=folder,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "-/ping", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"verdaccio did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-    request = urllib.request.Request(
-        url + "-/user/org.couchdb.user:tester", method="PUT",
-        data=json.dumps({"name": "tester", "password": "correct-horse-battery"}).encode(),
-        headers={"content-type": "application/json"},
-    )
-    token = json.load(urllib.request.urlopen(request, timeout=10))["token"]
-    return Verdaccio(url, token, proc, log)
 
 
 @dataclass

@@ -13,7 +13,8 @@ import pytest
 
 from conftest import package_reports, tool_path
 from package_builder_dagster.examples import PackageSpec, generate
-from registry import FaultyProxy, start_verdaccio
+from package_builder_dagster.localregistry import start as start_registry
+from registry import FaultyProxy
 
 SPECS = [
     PackageSpec("core-a", "core"),
@@ -27,7 +28,8 @@ NAMES = [f"@ex/{s.short}" for s in SPECS]
 
 @pytest.fixture
 def registry(tmp_path, toolchain):
-    server = start_verdaccio(toolchain, tmp_path / "registry")
+    """A fresh Verdaccio 6.8.0 (from the toolchain) on 127.0.0.1 with its own storage and user."""
+    server = start_registry(tmp_path / "registry")
     yield server
     server.stop()
 
@@ -97,13 +99,13 @@ def test_publishes_in_dependency_order_then_nothing_twice(tmp_path, cli, registr
     assert reports["@ex/core-a"]["buildMetrics"]["publishTime"] > 0
     assert reports["@ex/core-a"]["publish"]["files"] >= 2
     assert reports["@ex/the-suite"]["buildMetrics"]["publishTime"] > 0
-    assert "suite package @ex/the-suite: published" in first.stdout
+    assert "suite package @ex/the-suite (published)" in first.stdout
 
     second = publish(cli, root, registry.url, registry.token)
     assert second.code == 0, second.output
     assert publish_status(root) == {n: "already-published" for n in NAMES}
     assert {n: published_time(registry, n) for n in NAMES} == times  # nothing was published again
-    assert "4 already-published" in second.stdout
+    assert "publish: 5 already-published" in second.stdout
     assert_token_nowhere(registry.token, root, first.output, second.output)
 
 
