@@ -131,6 +131,12 @@ def run_packages(
     runner = package_manager.runner()
     logs_dir = config.logs_dir / run_id
     publisher = make_publisher(config, graph, pm, runner, context.log)
+    if publisher and config.dagster.grouping == "per-package":  # earlier steps of this run ran elsewhere
+        names = translator_names(graph, translator)
+        for key, meta in materializations_in_run(context.instance, run_id).items():
+            name = names.get(key)
+            if name and meta.get("publish_status") in ("published", "already-published", "dry-run"):
+                publisher.remember(name, graph[name].version)
     run_start = datetime.now(timezone.utc)
     finished_at: dict[str, datetime] = {}
     check_keys = context.selected_asset_check_keys
@@ -250,9 +256,19 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
     return [suite_verification, suite_summary_asset]
 
 
-def materialized_in_run(instance: dg.DagsterInstance, run_id: str) -> set[dg.AssetKey]:
+def materializations_in_run(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetKey, dict[str, Any]]:
+    """Each asset materialized in run `run_id`, with its metadata values."""
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100_000).records
-    return {r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event}
+    found = {}
+    for record in records:
+        mat = record.event_log_entry.asset_materialization
+        if mat is not None:
+            found[mat.asset_key] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    return found
+
+
+def translator_names(graph: WorkspaceGraph, translator: PackageTranslator) -> dict[dg.AssetKey, str]:
+    return {translator.get_asset_key(p): p.name for p in graph}
 
 
 def publish_suites(
@@ -265,7 +281,7 @@ def publish_suites(
         return {}
     runner = package_manager.runner()
     publisher = Publisher(config, graph, package_manager.detect(), runner)
-    built = materialized_in_run(context.instance, context.run_id)
+    built = set(materializations_in_run(context.instance, context.run_id))
     states = final_states(context.instance, context.run_id)
     results: dict[str, PublishOutcome] = {}
     try:

@@ -216,6 +216,11 @@ class Publisher:
         self._published: dict[str, str] = {}  # published (or, in a dry run, would be) in this run
         self._lock = threading.Lock()
 
+    def remember(self, name: str, version: str) -> None:
+        """Count `name@version` as published in this run (e.g. by an earlier step of the run)."""
+        with self._lock:
+            self._published[name] = version
+
     # -- before the run ---------------------------------------------------------------------
     def preflight(self) -> tuple[list[str], list[str]]:
         """(errors, warnings) that stop publishing before any package builds."""

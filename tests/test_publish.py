@@ -145,6 +145,15 @@ def test_dry_run_publishes_nothing(tmp_path, cli, registry):
     assert reports["@ex/svc-c"]["publish"]["files"] >= 2 and reports["@ex/svc-c"]["publish"]["size"] > 0
 
 
+def test_dry_run_in_per_package_steps_counts_earlier_steps(tmp_path, cli, registry):
+    specs = [PackageSpec("core-a", "core"), PackageSpec("util-b", "utility", ["core-a"]), PackageSpec("svc-c", "service", ["util-b"])]
+    root = workspace(tmp_path, specs, config={"dagster": {"grouping": "per-package"}})
+    res = cli("build", "--workspace", str(root), "--publish-dry-run", "--registry", registry.url, env={"NPM_TOKEN": registry.token})
+    assert res.code == 0, res.output
+    assert publish_status(root) == {"@ex/core-a": "dry-run", "@ex/util-b": "dry-run", "@ex/svc-c": "dry-run"}
+    assert registry.versions("@ex/core-a") == []
+
+
 def test_suite_waits_for_verification(tmp_path, cli, registry):
     root = workspace(tmp_path, verify=["node", "-e", "console.error('integration: 1 failing'); process.exit(1)"])
     res = publish(cli, root, registry.url, registry.token)
