@@ -9,10 +9,12 @@ from typing import Any, Iterator
 
 import dagster as dg
 
+from .agents import Agents
 from .config import BuildConfig
 from .events import final_states, outcome_payload, state_message
 from .graph import WorkspaceGraph
-from .pipeline import PackageOutcome, PackagePipeline, now_iso, safe_name, untested_reason
+from .graph import safe_name
+from .pipeline import PackageOutcome, PackagePipeline, now_iso, untested_reason
 from .publish import PublishOutcome, Publisher, display_url
 from .reports import (
     load_run_reports, package_report, publish_record, suite_summary, update_package_report, write_package_report, write_suite_summary,
@@ -39,7 +41,14 @@ def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) ->
         "version": version,
         "package_manager": pm_kind,
         "plan_exists": outcome.plan_exists,
+        "fix_attempts": len(outcome.fix_attempts),
     }
+    if outcome.plan_hash:
+        meta["plan_sha256"] = outcome.plan_hash
+    if outcome.fix_attempts:
+        rows = [f"| {a.count} | {', '.join(a.types)} | `{a.agentPromptUsed}` | {a.fixDuration} | {a.exitCode} | {len(a.filesChanged)} | {'yes' if a.fixed else 'no'} |"
+                for a in outcome.fix_attempts]
+        meta["fixes"] = dg.MetadataValue.md("| # | types | prompt | ms | exit | files | fixed |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))
     if outcome.coverage:
         meta["coverage_lines_pct"] = float(outcome.coverage.get("lines", 0.0))
     for key in ("lint_errors", "lint_warnings", "typescript_errors"):
@@ -131,6 +140,7 @@ def run_packages(
     runner = package_manager.runner()
     logs_dir = config.logs_dir / run_id
     publisher = make_publisher(config, graph, pm, runner, context.log)
+    agents = Agents(config, graph, pm, runner, logs_dir)
     if publisher and config.dagster.grouping == "per-package":  # earlier steps of this run ran elsewhere
         names = translator_names(graph, translator)
         for key, meta in materializations_in_run(context.instance, run_id).items():
@@ -143,7 +153,7 @@ def run_packages(
     failed: list[PackageOutcome] = []
 
     def build(name: str, on_state: Any) -> PackageOutcome:
-        return PackagePipeline(config, pm, runner, logs_dir, on_state, publisher).run(graph[name])
+        return PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents).run(graph[name])
 
     context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {config.maxConcurrentBuilds} at a time")
     completed = False

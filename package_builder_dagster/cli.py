@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     common(u, plan=False)
     u.add_argument("--port", type=int, default=3000)
 
+    ip = sub.add_parser("init-prompts", help="write starter fix prompts (existing files are kept)")
+    common(ip, plan=False)
+
     e = sub.add_parser("example", help="write an example monorepo")
     e.add_argument("path")
     e.add_argument("--toolchain", help="folder whose node_modules holds typescript, vitest and eslint")
@@ -67,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.filterwarnings("ignore")  # Dagster's beta/preview warnings are not for our users
     try:
-        return {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example}[args.command](args)
+        commands = {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example, "init-prompts": cmd_init_prompts}
+        return commands[args.command](args)
     except UsageError as exc:
         print(f"package-builder: {exc}", file=sys.stderr)
         return 2
@@ -348,6 +352,20 @@ def cmd_ui(args: argparse.Namespace) -> int:
         proc.terminate()
         proc.wait(timeout=30)
         return 0
+
+
+# ---- init-prompts ----------------------------------------------------------------------------
+
+def cmd_init_prompts(args: argparse.Namespace) -> int:
+    from .agents import STARTER_PROMPTS, init_prompts
+
+    config = _config(args)
+    folder = config.prompts_dir
+    written = init_prompts(folder)
+    for name in STARTER_PROMPTS:
+        path = folder / name
+        print(f"{'wrote' if path in written else 'kept '} {path}")
+    return 0
 
 
 # ---- example -------------------------------------------------------------------------------

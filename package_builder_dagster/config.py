@@ -36,6 +36,29 @@ class PublishingConfig(_Model):
     commitFixes: bool = True
 
 
+class FixAgentConfig(_Model):
+    """The fix loop: built-in fixers, then an external coding agent, at most `maxAttempts` attempts."""
+
+    command: list[str] | None = None  # argument list; placeholders as in README
+    timeoutSeconds: int = Field(default=900, ge=1)
+    maxAttempts: int = Field(default=3, ge=0, le=20)
+    promptsDir: Path | None = None  # default <workspace>/.claude/agents/fix-prompts
+    maxPromptChars: int = Field(default=20000, ge=500)
+    builtinFixers: list[Literal["eslint"]] = Field(default_factory=lambda: ["eslint"])
+    fixBuildAndTestFailures: bool = True
+    outsideChanges: Literal["revert", "keep"] = "revert"
+
+
+class PlanAgentConfig(_Model):
+    command: list[str] | None = None
+    timeoutSeconds: int = Field(default=900, ge=1)
+
+
+class AgentsConfig(_Model):
+    fix: FixAgentConfig = FixAgentConfig()
+    plan: PlanAgentConfig = PlanAgentConfig()
+
+
 class DagsterConfig(_Model):
     home: Path | None = None
     grouping: Literal["all", "per-package"] = "all"
@@ -60,6 +83,8 @@ class BuildConfig(_Model):
     )
     layerViolations: Literal["error", "warn"] = "error"
     verifyCommand: list[str] | None = None
+    plansDir: Path | None = None  # default <workspace>/plans/packages
+    agents: AgentsConfig = AgentsConfig()
 
     # ---- resolved locations -------------------------------------------------------------
     @property
@@ -71,6 +96,14 @@ class BuildConfig(_Model):
     @property
     def reports_dir(self) -> Path:
         return self.reportsDir or self.root / "production" / "reports"
+
+    @property
+    def plans_dir(self) -> Path:
+        return self.root / (self.plansDir or Path("plans") / "packages")
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.root / (self.agents.fix.promptsDir or Path(".claude") / "agents" / "fix-prompts")
 
     @property
     def logs_dir(self) -> Path:

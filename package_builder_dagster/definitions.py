@@ -14,7 +14,7 @@ import dagster as dg
 
 from .assets import build_package_assets, build_suite_assets
 from .config import ENV_KEYS, BuildConfig, load_config
-from .graph import WorkspaceGraph, discover
+from .graph import WorkspaceGraph, assign_plan_paths, discover
 from .resources import PackageManagerResource
 from .translator import PackageTranslator
 
@@ -22,7 +22,10 @@ JOB_NAME = "build_packages"
 
 
 def discover_for(config: BuildConfig) -> WorkspaceGraph:
-    return discover(config.root, config.masterPlan, config.buildId, config.layerViolations)
+    """INITIALIZE: the workspace as plain data, with each package's plan path."""
+    graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations)
+    assign_plan_paths(graph, config.plans_dir)
+    return graph
 
 
 def build_definitions(

@@ -14,7 +14,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-INJECTIONS = ("type-error", "failing-test", "lint-error", "low-coverage", "build-fail", "test-fail")
+INJECTIONS = ("type-error", "failing-test", "lint-error", "lint-fixable", "low-coverage", "build-fail", "test-fail")
 CATEGORY_FOLDERS = {"validator": "validators", "core": "core", "utility": "utilities", "service": "services", "ui": "ui", "suite": "suites"}
 
 
@@ -174,6 +174,8 @@ export function describe_{fn}(label: string): string {{
         body += '\nexport const broken: number = "not a number";\n'
     if "lint-error" in spec.inject:
         body += "\nexport function withUnused(): number {\n  const unusedValue = 42;\n  return 1;\n}\n"
+    if "lint-fixable" in spec.inject:  # no-extra-boolean-cast: `eslint --fix` repairs it
+        body += "\nexport function isSet(n: number): boolean {\n  if (!!n) {\n    return true;\n  }\n  return false;\n}\n"
     if "low-coverage" in spec.inject:
         branches = "\n".join(f"  if (n === {i}) {{\n    return n * {i + 2};\n  }}" for i in range(40))
         body += f"\nexport function uncovered(n: number): number {{\n{branches}\n  return -n;\n}}\n"

@@ -28,6 +28,11 @@ DEPENDENCY_FIELDS = ("dependencies", "devDependencies", "peerDependencies", "opt
 RUNTIME_FIELDS = ("dependencies", "peerDependencies", "optionalDependencies")  # what a consumer installs
 
 
+def safe_name(package_name: str) -> str:
+    """A file-system name for a package: `@scope/name` → `@scope__name`."""
+    return package_name.replace("/", "__")
+
+
 @dataclass
 class Package:
     """One workspace package, as discovered."""
@@ -44,6 +49,7 @@ class Package:
     dependency_ranges: dict[str, str] = field(default_factory=dict)
     runtime_dependencies: list[str] = field(default_factory=list)  # internal, excluding devDependencies
     private: bool = False  # `"private": true`: never published
+    plan_path: Path | None = None  # set by assign_plan_paths
 
     @property
     def scope(self) -> str | None:
@@ -354,6 +360,23 @@ def _plan_differences(plan: MasterPlan, found: dict[str, Package]) -> list[str]:
                 parts.append("the plan also has " + ", ".join(extra))
             diffs.append(f"master plan and package.json disagree on {name}: " + "; ".join(parts))
     return diffs
+
+
+def assign_plan_paths(graph: WorkspaceGraph, plans_dir: Path) -> None:
+    """`<plansDir>/<category>/<short-name>.md` (no category: `<plansDir>/<short-name>.md`); where two
+    packages would share that path (one short name, two scopes), each gets `.../@scope/<short-name>.md`."""
+    def base(pkg: Package) -> Path:
+        return plans_dir / pkg.category if pkg.category else plans_dir
+
+    taken: dict[Path, int] = {}
+    for pkg in graph:
+        path = base(pkg) / f"{pkg.short_name}.md"
+        taken[path] = taken.get(path, 0) + 1
+    for pkg in graph:
+        path = base(pkg) / f"{pkg.short_name}.md"
+        if taken[path] > 1 and pkg.scope:
+            path = base(pkg) / f"@{pkg.scope}" / f"{pkg.short_name}.md"
+        pkg.plan_path = path
 
 
 def select_suite(graph: WorkspaceGraph, suite: str) -> WorkspaceGraph:

@@ -5,6 +5,7 @@ Later phases (fix loop, publishing) hang off `PackagePipeline.run`.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import BuildConfig
-from .graph import Package
+from .agents import AgentError, Agents, FixAttempt, file_hash
+from .checks import Failure, eslint_stylish_failures, failure_types, typescript_failures
+from .graph import Package, safe_name
 from .publish import PublishOutcome, Publisher, display_url
 from .toolchain import (
     CommandResult,
@@ -37,11 +40,6 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def safe_name(package_name: str) -> str:
-    """A file-system name for a package: `@scope/name` → `@scope__name`."""
-    return package_name.replace("/", "__")
-
-
 @dataclass
 class CheckOutcome:
     """One quality check: passed, or not; `ran` False when the package has nothing to check."""
@@ -52,6 +50,7 @@ class CheckOutcome:
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
     warning_only: bool = False  # failed, but testing.failOnError is false
+    failures: list[Failure] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +88,10 @@ class PackageOutcome:
     plan_exists: bool = False
     tests_passed: bool | None = None  # None: no test ran
     publish: PublishOutcome | None = None
+    plan_hash: str | None = None
+    fix_attempts: list[FixAttempt] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)  # what remained when the package failed
+    fix_commit: str | None = None  # the commit of the fixes, when publishing committed them
 
     @property
     def ok(self) -> bool:
@@ -96,15 +99,12 @@ class PackageOutcome:
 
 
 class PhaseFailed(Exception):
-    def __init__(self, phase: str, error: str, detail: str | None = None):
+    """A phase failed; `failures` and `fixable` say whether the fix loop can take it on."""
+
+    def __init__(self, phase: str, error: str, detail: str | None = None, failures: list[Failure] | None = None, fixable: bool = False):
         super().__init__(error)
         self.phase, self.error, self.detail = phase, error, detail
-
-
-def plan_path_for(config: BuildConfig, pkg: Package) -> Path:
-    """Where a package's plan lives (the seed's plans/packages/<category>/<name>.md)."""
-    base = config.root / "plans" / "packages"
-    return (base / pkg.category / f"{pkg.short_name}.md") if pkg.category else base / f"{pkg.short_name}.md"
+        self.failures, self.fixable = failures or [], fixable and bool(failures)
 
 
 def untested_reason(config: BuildConfig, tests_passed: bool | None) -> str | None:
@@ -125,9 +125,11 @@ class PackagePipeline:
         logs_dir: Path,
         on_state: Callable[[str, str, dict[str, Any]], None],
         publisher: Publisher | None = None,
+        agents: Agents | None = None,
     ):
         self.config, self.pm, self.runner, self.logs_dir, self.on_state = config, pm, runner, logs_dir, on_state
-        self.publisher = publisher
+        self.publisher, self.agents = publisher, agents
+        self.fixable_runs = config.agents.fix.fixBuildAndTestFailures
 
     # -- helpers ----------------------------------------------------------------------------
     def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None) -> CommandResult:
@@ -152,25 +154,77 @@ class PackagePipeline:
         out = PackageOutcome(name=pkg.name, start_time=now_iso())
         started = time.monotonic()
         try:
-            self.on_state(pkg.name, "planning", {})
-            plan = plan_path_for(self.config, pkg)
-            out.plan_path, out.plan_exists = str(plan), plan.is_file()
+            self.plan(pkg, out)
             if self.publisher:
                 self.verify_dependencies(pkg)
-            build_output = self.build(pkg, out)
-            tests_ok, test_output = self.test(pkg, out)
-            out.tests_passed = tests_ok
-            self.quality(pkg, out, build_output, test_output, tests_ok)
+            failure = self.evaluate(pkg, out)
+            while failure is not None:
+                failure = self.fix(pkg, out, failure)
             if self.publisher:
                 self.publish(pkg, out)
             out.status = "success"
         except PhaseFailed as failure:
             out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
+            out.failures = failure.failures
         except Exception as exc:  # a bug or an OS error must fail this package only
             out.status, out.phase, out.error = "failed", out.phase or "internal", f"{type(exc).__name__}: {exc}"
         out.end_time = now_iso()
         out.duration_ms = int((time.monotonic() - started) * 1000)
         return out
+
+    def plan(self, pkg: Package, out: PackageOutcome) -> None:
+        """The seed's PLAN phase for one package: the plan exists, or the plan agent writes it."""
+        self.on_state(pkg.name, "planning", {})
+        plan = pkg.plan_path
+        if plan is None:
+            return
+        out.plan_path = str(plan)
+        if not plan.is_file():
+            if self.agents and self.config.agents.plan.command:
+                try:
+                    self.agents.write_plan(pkg)
+                except AgentError as exc:
+                    raise PhaseFailed("planning", str(exc)) from None
+            else:
+                out.warnings.append(f"no plan at {os.path.relpath(plan, self.config.root)}")
+        out.plan_exists = plan.is_file()
+        out.plan_hash = file_hash(plan) if out.plan_exists else None
+
+    def evaluate(self, pkg: Package, out: PackageOutcome) -> PhaseFailed | None:
+        """build → test → quality checks; the failure that stopped them, or None."""
+        out.typescript_errors = out.lint_errors = out.lint_warnings = None
+        out.coverage, out.checks = None, {}
+        try:
+            build_output = self.build(pkg, out)
+            tests_ok, test_output = self.test(pkg, out)
+            out.tests_passed = tests_ok
+            self.quality(pkg, out, build_output, test_output, tests_ok)
+        except PhaseFailed as failure:
+            return failure
+        return None
+
+    def fix(self, pkg: Package, out: PackageOutcome, failure: PhaseFailed) -> PhaseFailed | None:
+        """One fix attempt on `failure`; the failure that remains (None when fixed). Raises when the loop ends."""
+        attempts = out.fix_attempts
+        exhausted = len(attempts) >= self.config.agents.fix.maxAttempts
+        attempt = None
+        if failure.fixable and self.agents and not exhausted:
+            tried_builtin = any(a.agentPromptUsed.startswith("builtin:") for a in attempts)
+            self.on_state(pkg.name, "fixing", {"attempt": len(attempts) + 1, "types": failure_types(failure.failures)})
+            attempt = self.agents.next_attempt(pkg, len(attempts) + 1, failure.failures, tried_builtin)
+        if attempt is None:
+            if attempts:
+                failure.error = f"Quality checks failed after {len(attempts)} fix attempts: {failure.error}"
+            raise failure
+        attempts.append(attempt)
+        if attempt.outsideChanges:
+            action = "reverted" if attempt.reverted else "kept"
+            out.warnings.append(f"fix attempt {attempt.count} changed files outside {pkg.path} ({action}): {', '.join(attempt.outsideChanges[:10])}")
+        if attempt.outsideChanges or attempt.timedOut or not attempt.filesChanged:
+            return failure  # nothing to re-run: the same failures stand (or the attempt counts as failed)
+        remaining = self.evaluate(pkg, out)
+        attempt.fixed = remaining is None
+        return remaining
 
     def verify_dependencies(self, pkg: Package) -> None:
         """The seed's verifyDependencies: what this package needs must be on the registry already."""
@@ -189,6 +243,15 @@ class PackagePipeline:
                                          message="the suite package is published in COMPLETE, after suite verification")
             return
         reason = untested_reason(self.config, out.tests_passed)
+        fixed = any(a.filesChanged for a in out.fix_attempts)
+        if not reason and fixed and not self.config.publishing.dryRun:
+            if not self.config.publishing.commitFixes or self.agents is None:
+                reason = "its fix is not committed (publishing.commitFixes is false)"
+            else:
+                try:
+                    out.fix_commit = self.agents.commit(pkg, out.fix_attempts)
+                except AgentError as exc:
+                    raise PhaseFailed("publish", str(exc)) from None
         if reason:
             out.publish = PublishOutcome("skipped", pkg.version, display_url(self.publisher.url), message=reason)
             out.warnings.append(f"not published: {reason}")
@@ -217,7 +280,11 @@ class PackagePipeline:
                 out.typescript_errors = (out.typescript_errors or 0) + len(diags)
             if not result.ok:
                 error = format_diagnostic(diags[0]) if diags else first_error_line(text)
-                raise PhaseFailed("build", f"`{script}` failed (exit {result.exit_code}): {error}", result.tail)
+                command = " ".join(self.pm.run_script(script)[-2:])
+                failures = typescript_failures(diags, command, result.tail) or [Failure("build", error, command=command, output_tail=result.tail)]
+                crashed = result.exit_code is None or result.exit_code < 0 or result.exit_code >= 128
+                raise PhaseFailed("build", f"`{script}` failed (exit {result.exit_code}): {error}", result.tail,
+                                  failures, fixable=self.fixable_runs and not crashed)
         return "\n".join(outputs)
 
     def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
@@ -244,7 +311,9 @@ class PackagePipeline:
                 ok = False
                 message = f"`{chosen}` failed (exit {result.exit_code}): {first_error_line(text)}"
                 if testing.failOnError:
-                    raise PhaseFailed("test", message, result.tail)
+                    failures = [Failure("test", first_error_line(text), command=f"run {chosen}", output_tail=result.tail)]
+                    crashed = result.exit_code is None or result.exit_code < 0 or result.exit_code >= 128
+                    raise PhaseFailed("test", message, result.tail, failures, fixable=self.fixable_runs and not crashed)
                 out.warnings.append(message)
         return (ok if ran else None), "\n".join(outputs)
 
@@ -259,7 +328,8 @@ class PackagePipeline:
         if failed:
             message = "quality checks failed: " + "; ".join(f"{c.name}: {c.description}" for c in failed)
             if self.config.testing.failOnError:
-                raise PhaseFailed("quality", message, "\n\n".join(str(c.metadata.get("output_tail", "")) for c in failed))
+                detail = "\n\n".join(str(c.metadata.get("output_tail", "")) for c in failed)
+                raise PhaseFailed("quality", message, detail, [f for c in failed for f in c.failures], fixable=True)
             for check in failed:
                 check.warning_only = True
             out.warnings.append(message)
@@ -276,7 +346,8 @@ class PackagePipeline:
         meta = {"errors": errors, "warnings": warnings, "exit_code": result.exit_code, "log": str(result.log_path)}
         if not result.ok:
             meta["output_tail"] = result.tail
-            return CheckOutcome("lint", False, True, f"{errors} lint error(s): {first_error_line(text)}", meta)
+            failures = eslint_stylish_failures(text, "run lint", result.tail) or [Failure("lint", first_error_line(text), command="run lint", output_tail=result.tail)]
+            return CheckOutcome("lint", False, True, f"{errors} lint error(s): {first_error_line(text)}", meta, failures=failures)
         return CheckOutcome("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
 
     def check_typescript(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
@@ -295,7 +366,8 @@ class PackagePipeline:
         if not result.ok:
             meta["output_tail"] = result.tail
             first = format_diagnostic(diags[0]) if diags else first_error_line(result.tail)
-            return CheckOutcome("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta)
+            failures = typescript_failures(diags, "tsc --noEmit", result.tail) or [Failure("typescript", first, command="tsc --noEmit", output_tail=result.tail)]
+            return CheckOutcome("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta, failures=failures)
         return CheckOutcome("typescript", True, True, "0 errors (tsc --noEmit)", meta)
 
     def check_coverage(self, pkg: Package, out: PackageOutcome, test_output: str, tests_ok: bool | None) -> CheckOutcome:
@@ -312,5 +384,7 @@ class PackagePipeline:
         meta: dict[str, Any] = {f"{k}_pct": v for k, v in cov.items()}
         meta["min_pct"] = testing.minCoveragePercent
         if pct < testing.minCoveragePercent:
-            return CheckOutcome("coverage", False, True, f"line coverage {pct:.1f}% is below {testing.minCoveragePercent:g}%", meta)
+            message = f"line coverage {pct:.1f}% is below {testing.minCoveragePercent:g}%"
+            failure = Failure("coverage", message + ": add tests for the uncovered code", command="run test (coverage)")
+            return CheckOutcome("coverage", False, True, message, meta, failures=[failure])
         return CheckOutcome("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.minCoveragePercent:g}%)", meta)

@@ -61,6 +61,8 @@ def package_report(payload: dict[str, Any], run_id: str, step_key: str, dependen
             "passed": status == "success" and all(c["passed"] or c.get("warning_only") for c in checks.values()),
         },
         "fixAttempts": payload.get("fix_attempts", []),
+        "failures": payload.get("failures", []),
+        "fixCommit": payload.get("fix_commit"),
         "publish": publish_record(payload.get("publish")),
         "status": status,
         "phase": payload.get("phase"),

@@ -229,7 +229,7 @@ class CommandRunner:
 
 # ---- reading tool output ------------------------------------------------------------------
 
-_TSC = re.compile(r"^(?:(?P<file>[^\s(][^(]*)\((?P<line>\d+),(?P<col>\d+)\): )?error (?P<code>TS\d+): (?P<msg>.*)$", re.M)
+_TSC = re.compile(r"^(?:(?P<file>[^\s(][^(\n]*)\((?P<line>\d+),(?P<col>\d+)\): )?error (?P<code>TS\d+): (?P<msg>.*)$", re.M)
 _ESLINT_SUMMARY = re.compile(r"(\d+) problems? \((\d+) errors?, (\d+) warnings?\)")
 _COVERAGE_TEXT = re.compile(r"^\s*All files\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)", re.M)
 

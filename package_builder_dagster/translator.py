@@ -6,6 +6,7 @@ import re
 
 import dagster as dg
 
+from .agents import file_hash
 from .graph import Package, WorkspaceGraph
 from .pipeline import QUALITY_CHECKS
 
@@ -39,7 +40,7 @@ class PackageTranslator:
         return {"npm", "typescript"} if (pkg.dir / "tsconfig.json").is_file() else {"npm", "javascript"}
 
     def get_metadata(self, pkg: Package) -> dict[str, object]:
-        return {
+        meta: dict[str, object] = {
             "package_name": pkg.name,
             "folder": dg.MetadataValue.path(pkg.path),
             "version": pkg.version,
@@ -47,6 +48,19 @@ class PackageTranslator:
             "layer": pkg.layer,
             "scripts": ", ".join(sorted(pkg.scripts)) or "none",
         }
+        if pkg.plan_path is not None:
+            digest = file_hash(pkg.plan_path)
+            meta["plan"] = dg.MetadataValue.path(str(pkg.plan_path))
+            meta["plan_exists"] = digest is not None
+            meta["plan_sha256"] = digest or "none"
+        return meta
+
+    def get_code_version(self, pkg: Package) -> str | None:
+        """What makes a materialization out of date when it changes: here, the plan's content."""
+        if pkg.plan_path is None:
+            return None
+        digest = file_hash(pkg.plan_path)
+        return f"plan:{digest[:16]}" if digest else "plan:none"
 
     def get_description(self, pkg: Package) -> str:
         cat = f"{pkg.category} package (layer {pkg.layer})" if pkg.category else f"package (depth {pkg.layer})"
@@ -61,6 +75,7 @@ class PackageTranslator:
             kinds=self.get_kinds(pkg),
             metadata=self.get_metadata(pkg),
             description=self.get_description(pkg),
+            code_version=self.get_code_version(pkg),
         )
 
     def get_check_specs(self, pkg: Package) -> list[dg.AssetCheckSpec]:
