@@ -150,6 +150,7 @@ def test_edits_outside_the_package_are_reverted_and_reported(tmp_path, cli):
     other = root / "packages/validators/other/package.json"
     before = other.read_text()
     write_config(root, agents={"fix": {"command": agent("edit_outside.py", str(root), str(other)), "maxAttempts": 1}})
+    git_commit_all(root)  # what git ignores (build outputs, logs) is never taken for the agent's edits
     res = cli("build", "--workspace", str(root))
     assert res.code == 1
     attempt = package_reports(root)["@ex/broken"]["fixAttempts"][0]
