@@ -4,7 +4,6 @@
 import json
 import re
 from dataclasses import asdict
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import dagster as dg
@@ -16,9 +15,8 @@ from .graph import WorkspaceGraph
 from .graph import safe_name
 from .pipeline import PackageOutcome, PackagePipeline, now_iso, untested_reason
 from .publish import PublishOutcome, Publisher, display_url
-from .reports import (
-    load_run_reports, package_report, publish_record, suite_summary, update_package_report, write_package_report, write_suite_summary,
-)
+from .reports import lint_score, package_report_path
+from .sensors import record_run
 from .resources import PackageManagerResource
 from .scheduler import StateChange, schedule
 from .toolchain import ToolMissing, first_error_line
@@ -54,6 +52,9 @@ def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) ->
     for key in ("lint_errors", "lint_warnings", "typescript_errors"):
         if getattr(outcome, key) is not None:
             meta[key] = int(getattr(outcome, key))
+    score = lint_score(outcome.lint_errors, outcome.lint_warnings)
+    if score is not None:
+        meta["lint_score"] = score
     if outcome.publish:
         meta.update(publish_metadata(outcome.publish))
     if outcome.warnings:
@@ -132,7 +133,7 @@ def run_packages(
     order: list[str],
 ) -> Iterator[Any]:
     """Schedule `order` with dynamic parallelism; yield each result the moment its package finishes."""
-    run_id, step_key = context.run_id, str(context.op_execution_context.op_handle)
+    run_id = context.run.run_id
     try:
         pm = package_manager.detect()
     except ToolMissing as exc:
@@ -147,8 +148,6 @@ def run_packages(
             name = names.get(key)
             if name and meta.get("publish_status") in ("published", "already-published", "dry-run"):
                 publisher.remember(name, graph[name].version)
-    run_start = datetime.now(timezone.utc)
-    finished_at: dict[str, datetime] = {}
     check_keys = context.selected_asset_check_keys
     failed: list[PackageOutcome] = []
 
@@ -164,19 +163,12 @@ def run_packages(
                 continue
             outcome = event.outcome
             pkg = graph[outcome.name]
-            finished_at[pkg.name] = datetime.now(timezone.utc)
             state = {"success": "done"}.get(outcome.status, outcome.status)
-            payload = outcome_payload(outcome)
-            waited = [
-                {"packageName": d, "waitTime": int((finished_at[d] - run_start).total_seconds() * 1000) if d in finished_at else 0}
-                for d in pkg.dependencies
-            ]
-            report = package_report({"package": pkg.name, "state": state, **payload}, run_id, step_key, pkg.dependencies, waited)
-            path = write_package_report(config.reports_dir, run_id, report)
-            payload["report"] = str(path)
-            context.log.info(state_message(pkg.name, state, outcome.end_time or now_iso(), payload))
+            # The terminal payload is what the reports are made of (sensors.record_run), after the run.
+            context.log.info(state_message(pkg.name, state, outcome.end_time or now_iso(), outcome_payload(outcome)))
             key = translator.get_asset_key(pkg)
             if outcome.ok:
+                path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
                 yield dg.MaterializeResult(asset_key=key, metadata={**materialize_metadata(outcome, pm.kind, pkg.version), "report": dg.MetadataValue.path(str(path))})
             else:
                 failed.append(outcome)
@@ -231,7 +223,7 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
             return dg.MaterializeResult(metadata={"status": "not configured"})
         runner = package_manager.runner()
         try:
-            result = runner.run(argv, graph.root, config.logs_dir / context.run_id / "suite-verification.log")
+            result = runner.run(argv, graph.root, config.logs_dir / context.run.run_id / "suite-verification.log")
         finally:
             runner.cancel()
         meta = {"command": " ".join(argv), "duration_ms": result.duration_ms, "exit_code": result.exit_code, "log": dg.MetadataValue.path(str(result.log_path))}
@@ -243,24 +235,27 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
         return dg.MaterializeResult(metadata={**meta, "status": "passed"})
 
     @dg.asset(key=SUMMARY_KEY, deps=[VERIFY_KEY], group_name="suite", kinds={"json"},
-              description="COMPLETE: publishes the suite package (when publishing is on) and writes the suite summary of this run.")
+              description="COMPLETE: publishes the suite package (when publishing is on) and writes this run's reports.")
     def suite_summary_asset(context: dg.AssetExecutionContext, package_manager: PackageManagerResource) -> dg.MaterializeResult:
         published = publish_suites(context, config, graph, translator, package_manager) if config.publishing.enabled else {}
-        summary = summarize_run(context.instance, context.run_id, config, graph)
-        summary["suitePublish"] = {name: {"status": r.status, "version": r.version, "message": r.message} for name, r in published.items()}
-        path = write_suite_summary(config.reports_dir, summary)
+        run_dir, summary = record_run(context.instance, context.run.run_id, config, graph, translator)
         meta: dict[str, Any] = {
             "total_packages": summary["totalPackages"], "successful": summary["successful"],
             "failed": summary["failed"], "blocked": summary["blocked"],
             "total_duration_ms": summary["totalDuration"], "total_wait_ms": summary["totalWaitTime"],
-            "report": dg.MetadataValue.path(str(path)),
+            "total_fix_attempts": summary["totalFixAttempts"],
+            "critical_path": " → ".join(summary["criticalPath"]) or "none",
+            "report": dg.MetadataValue.path(str(run_dir / "suite-summary.json")),
+            "timeline": dg.MetadataValue.path(str(run_dir / "timeline.html")),
         }
+        if summary["slotUtilization"] is not None:
+            meta["slot_utilization"] = summary["slotUtilization"]
         for name, result in published.items():
             meta[f"suite publish: {name}"] = f"{result.status}: {result.message}"
         failed = {n: r for n, r in published.items() if r.failed}
         if failed:
             raise dg.Failure(description="; ".join(f"suite package {n}: {r.message}" for n, r in failed.items()),
-                             metadata={**meta, "report": str(path)}, allow_retries=False)
+                             metadata=meta, allow_retries=False)
         return dg.MaterializeResult(metadata=meta)
 
     return [suite_verification, suite_summary_asset]
@@ -291,8 +286,8 @@ def publish_suites(
         return {}
     runner = package_manager.runner()
     publisher = Publisher(config, graph, package_manager.detect(), runner)
-    built = set(materializations_in_run(context.instance, context.run_id))
-    states = final_states(context.instance, context.run_id)
+    built = set(materializations_in_run(context.instance, context.run.run_id))
+    states = final_states(context.instance, context.run.run_id)
     results: dict[str, PublishOutcome] = {}
     try:
         for pkg in suites:
@@ -310,12 +305,11 @@ def publish_suites(
                 results[pkg.name] = held(reason or f"not on the registry: {', '.join(f'{n}@{graph[n].version}' for n in missing)}")
             else:
                 context.log.info(state_message(pkg.name, "publishing", now_iso()))
-                results[pkg.name] = publisher.publish(pkg, config.logs_dir / context.run_id / safe_name(pkg.name))
+                results[pkg.name] = publisher.publish(pkg, config.logs_dir / context.run.run_id / safe_name(pkg.name))
             result = results[pkg.name]
             context.log.info(f"suite package {pkg.name}: {result.status}: {result.message}")
-            update_package_report(config.reports_dir, context.run_id, pkg.name, {
-                "buildMetrics": {"publishTime": result.duration_ms}, "publish": publish_record(asdict(result)),
-            })
+            detail = {"publish": {k: v for k, v in asdict(result).items() if k != "detail"}}
+            context.log.info(state_message(pkg.name, "suite-publish", now_iso(), detail))
     finally:
         runner.cancel()
     return results
@@ -335,14 +329,3 @@ def runtime_closure(graph: WorkspaceGraph, name: str) -> list[str]:
 
 def _root_scripts(graph: WorkspaceGraph) -> dict[str, str]:
     return (json.loads((graph.root / "package.json").read_text()).get("scripts") or {})
-
-
-def summarize_run(instance: dg.DagsterInstance, run_id: str, config: BuildConfig, graph: WorkspaceGraph) -> dict[str, Any]:
-    """The suite summary of run `run_id`, from the package reports it wrote."""
-    run = instance.get_run_by_id(run_id)
-    stats = instance.get_run_stats(run_id) if run else None
-    started = datetime.fromtimestamp(stats.start_time, timezone.utc).isoformat() if stats and stats.start_time else now_iso()
-    ended = now_iso()
-    selection = sorted(k.to_user_string() for k in (run.asset_selection or [])) if run else []
-    build_id = config.buildId or graph.suite or graph.root.name
-    return suite_summary(build_id, run_id, load_run_reports(config.reports_dir, run_id), started, ended, selection)

@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     common(u, plan=False)
     u.add_argument("--port", type=int, default=3000)
 
+    r = sub.add_parser("report", help="bottlenecks, failure types, agent effectiveness, waits and parallelism")
+    common(r, plan=False)
+    which = r.add_mutually_exclusive_group()
+    which.add_argument("--run", help="one run (its id); default: the latest run")
+    which.add_argument("--date", help="every run of one day (YYYY-MM-DD, UTC)")
+    which.add_argument("--since", help="runs from this day on (YYYY-MM-DD)")
+    r.add_argument("--until", help="runs up to this day (YYYY-MM-DD), with --since")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+
     ip = sub.add_parser("init-prompts", help="write starter fix prompts (existing files are kept)")
     common(ip, plan=False)
 
@@ -70,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.filterwarnings("ignore")  # Dagster's beta/preview warnings are not for our users
     try:
-        commands = {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example, "init-prompts": cmd_init_prompts}
+        commands = {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example,
+                    "init-prompts": cmd_init_prompts, "report": cmd_report}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"package-builder: {exc}", file=sys.stderr)
@@ -145,10 +155,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     import dagster as dg
     from rich.console import Console
 
-    from .assets import SUMMARY_KEY, summarize_run
     from .definitions import build_definitions, discover_for, package_job
     from .instance import get_instance
-    from .reports import write_suite_summary
     from .selection import resolve_selection
     from .toolchain import detect_package_manager, _which
     from .translator import PackageTranslator
@@ -200,27 +208,20 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
     finally:
         watcher.stop()
-    run_id = result.run_id
     from .events import final_states
+    from .sensors import record_run
 
-    states = final_states(instance, run_id)
-    written = [
-        e.step_materialization_data.materialization.metadata["report"].value
-        for e in result.all_events
-        if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == SUMMARY_KEY
-    ]
-    if written:  # the suite_summary asset (COMPLETE) ran and wrote it
-        report_path = Path(written[0])
-    else:  # red run or a --select run: the summary is still written
-        report_path = write_suite_summary(config.reports_dir, summarize_run(instance, run_id, config, graph))
-    for name in selected:  # per-package steps that Dagster skipped because an upstream step failed
-        failed_up = sorted(d for d in graph.upstream({name}) if states.get(d, {}).get("state") == "failed")
-        if name not in states and failed_up:
-            states[name] = {"package": name, "state": "blocked", "blocked_by": failed_up[0]}
-    return _print_summary(console, result, selected, states, time.monotonic() - started, report_path)
+    states = final_states(instance, result.run_id)
+    run_dir, summary = record_run(instance, result.run_id, config, graph, translator)
+    for report in summary["packageReports"]:  # per-package steps Dagster skipped after a failure
+        if report["status"] == "blocked":
+            states.setdefault(report["packageName"], {"package": report["packageName"], "state": "blocked", "blocked_by": report.get("blockedBy")})
+    suites = {p.name for p in graph if p.category == "suite"}
+    return _print_summary(console, result, selected, states, time.monotonic() - started, run_dir, summary, suites)
 
 
-def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, dict[str, Any]], elapsed: float, report_path: Path) -> int:
+def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, dict[str, Any]], elapsed: float,
+                   run_dir: Path, summary: dict[str, Any], suites: set[str]) -> int:
     from rich.markup import escape
 
     done = [n for n in selected if states.get(n, {}).get("state") == "done"]
@@ -232,13 +233,9 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
         f"[bold]summary[/]: {len(selected)} selected · [green]{len(done)} succeeded[/] · "
         f"[red]{len(failed)} failed[/] · [red]{len(blocked)} blocked[/] · {elapsed:.1f} s · run {result.run_id}"
     )
-    try:
-        suites = json.loads(report_path.read_text()).get("suitePublish") or {}
-    except (OSError, ValueError):
-        suites = {}
     publish: dict[str, int] = {}
-    for n in selected:
-        status = (suites.get(n) or states.get(n, {}).get("publish") or {}).get("status")
+    for report in summary["packageReports"]:
+        status = (report.get("publish") or {}).get("status")
         if status:
             publish[status] = publish.get(status, 0) + 1
     if publish:
@@ -262,9 +259,11 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
                 failure = getattr(event.event_specific_data, "error", None)
                 if failure is not None:
                     console.print(f"    {escape(str(failure.message).strip().splitlines()[0])}")
-    for name, res in suites.items():
-        console.print(f"suite package {escape(name)} ({res['status']}): {escape(str(res['message']))}")
-    console.print(f"reports: {report_path.parent}")
+    for report in summary["packageReports"]:
+        res = report.get("publish") or {}
+        if report["packageName"] in suites and res.get("status") not in (None, "deferred"):
+            console.print(f"suite package {escape(report['packageName'])} ({res['status']}): {escape(str(res.get('message')))}")
+    console.print(f"reports: {run_dir} (timeline: {run_dir / 'timeline.html'})")
     return 0 if result.success and not failed and not blocked and not unknown else 1
 
 
@@ -352,6 +351,70 @@ def cmd_ui(args: argparse.Namespace) -> int:
         proc.terminate()
         proc.wait(timeout=30)
         return 0
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .analysis import analyze, load_runs
+    from .reports import find_runs
+
+    config = _config(args)
+    if args.until and not args.since:
+        raise UsageError("--until needs --since")
+    since, until = (args.date, args.date) if args.date else (args.since, args.until)
+    run_dirs = find_runs(config.reports_dir, args.run, since, until)
+    if not args.run and not since:
+        run_dirs = load_latest(run_dirs)
+    if not run_dirs:
+        what = f"run {args.run}" if args.run else f"dates {since or '…'} to {until or '…'}" if since else "any run"
+        raise UsageError(f"no report to read for {what} in {config.reports_dir}")
+    result = analyze(load_runs(run_dirs))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    console = Console(highlight=False)
+    runs = Table(title=f"{len(result['runs'])} run(s)")
+    for col in ("run", "status", "started", "packages", "ok", "failed", "blocked", "wall s", "slot use", "critical path"):
+        runs.add_column(col)
+    for run in result["runs"]:
+        use = run["slotUtilization"]
+        runs.add_row(run["runId"][:8], str(run["runStatus"]), str(run["startTime"])[:19], str(run["totalPackages"]),
+                     str(run["successful"]), str(run["failed"]), str(run["blocked"]), f"{run['totalDuration'] / 1000:.1f}",
+                     f"{use:.0%}" if use is not None else "-", " → ".join(run["criticalPath"] or []))
+    console.print(runs)
+    slow = Table(title="slowest packages")
+    slow.add_column("package"), slow.add_column("s"), slow.add_column("status")
+    for item in result["slowestPackages"]:
+        slow.add_row(item["packageName"], f"{item['duration'] / 1000:.1f}", item["status"])
+    console.print(slow)
+    console.print("failure types: " + (", ".join(f"{t} × {n}" for t, n in result["failureTypes"]) or "none"))
+    agents = result["agents"]
+    console.print(f"fix attempts: {agents['attempts']} on {agents['packagesAttempted']} package(s), {agents['packagesFixed']} fixed")
+    for prompt, stats in agents["byPrompt"].items():
+        console.print(f"  {prompt}: {stats['fixed']}/{stats['attempts']} attempts fixed ({stats['successRate']:.0%})")
+    waits = result["waits"]
+    console.print(f"dependency wait: {waits['totalDependencyWait'] / 1000:.1f} s in total; slot wait: {waits['totalSlotWait'] / 1000:.1f} s")
+    for w in waits["longest"]:
+        console.print(f"  {w['packageName']} waited {w['waitTime'] / 1000:.1f} s for {w['dependency']}")
+    par = result["parallelism"]
+    use = par["meanSlotUtilization"]
+    console.print(f"parallelism: {par['slots']} slot(s), mean utilization {f'{use:.0%}' if use is not None else 'n/a'}")
+    return 0
+
+
+def load_latest(run_dirs: list[Path]) -> list[Path]:
+    """The run folder whose summary started last."""
+    def started(d: Path) -> str:
+        try:
+            data = json.loads((d / "suite-summary.json").read_text())
+        except (OSError, ValueError):
+            return ""
+        return data.get("startTime") or data.get("timestamp") or ""
+    return [max(run_dirs, key=started)] if run_dirs else []
 
 
 # ---- init-prompts ----------------------------------------------------------------------------

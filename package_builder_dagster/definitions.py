@@ -16,6 +16,7 @@ from .assets import build_package_assets, build_suite_assets
 from .config import ENV_KEYS, BuildConfig, load_config
 from .graph import WorkspaceGraph, assign_plan_paths, discover
 from .resources import PackageManagerResource
+from .sensors import build_report_sensors
 from .translator import PackageTranslator
 
 JOB_NAME = "build_packages"
@@ -48,6 +49,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[job],
+        sensors=build_report_sensors(config, graph, translator, job),
         executor=executor,
         resources={
             "package_manager": PackageManagerResource(

@@ -7,7 +7,8 @@ JSON payload. The CLI's live progress and the reports read those payloads back f
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from .pipeline import PackageOutcome
@@ -68,3 +69,36 @@ def final_states(instance: Any, run_id: str) -> dict[str, dict[str, Any]]:
         if payload and payload["state"] in TERMINAL:
             result[payload["package"]] = payload
     return result
+
+
+@dataclass
+class RunLog:
+    """What a run's event log says, as plain data: times, selection, and every state payload."""
+
+    run_id: str
+    status: str
+    start: str | None
+    end: str | None
+    selection: list[str] | None  # asset keys (user strings); None: everything
+    tags: dict[str, str] = field(default_factory=dict)
+    payloads: list[dict[str, Any]] = field(default_factory=list)  # in order, each with its `step`
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds") if ts else None
+
+
+def read_run(instance: Any, run_id: str) -> RunLog:
+    """Read run `run_id` from the instance's event log."""
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        raise KeyError(f"no run {run_id} in this instance")
+    stats = instance.get_run_stats(run_id)
+    payloads = []
+    for entry in instance.all_logs(run_id):
+        payload = parse_message(entry.user_message)
+        if payload:
+            payload["step"] = entry.step_key
+            payloads.append(payload)
+    selection = sorted(k.to_user_string() for k in run.asset_selection) if run.asset_selection else None
+    return RunLog(run_id, run.status.value, _iso(stats.start_time), _iso(stats.end_time), selection, dict(run.tags), payloads)

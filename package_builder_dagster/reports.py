@@ -36,7 +36,14 @@ def lint_score(errors: int | None, warnings: int | None) -> float | None:
     return float(max(0, 100 - 10 * errors - 2 * (warnings or 0)))
 
 
-def package_report(payload: dict[str, Any], run_id: str, step_key: str, dependencies: list[str], waited_for: list[dict[str, Any]]) -> dict[str, Any]:
+def _ms(a: str | None, b: str | None) -> int:
+    """Milliseconds from ISO time `a` to `b` (0 when either is unknown)."""
+    if not a or not b:
+        return 0
+    return int((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() * 1000)
+
+
+def package_report(payload: dict[str, Any], workflow_id: str, dependencies: list[str], waited_for: list[dict[str, Any]]) -> dict[str, Any]:
     """A PackageBuildReport (the seed's fields, camelCase) from a package's terminal payload."""
     timings = payload.get("timings") or {}
     coverage = payload.get("coverage") or {}
@@ -44,7 +51,7 @@ def package_report(payload: dict[str, Any], run_id: str, step_key: str, dependen
     status = {"done": "success"}.get(payload.get("state", ""), payload.get("state"))
     return {
         "packageName": payload["package"],
-        "workflowId": f"{run_id}:{step_key}",
+        "workflowId": workflow_id,
         "startTime": payload.get("start_time"),
         "endTime": payload.get("end_time"),
         "duration": payload.get("duration_ms", 0),
@@ -61,14 +68,14 @@ def package_report(payload: dict[str, Any], run_id: str, step_key: str, dependen
             "passed": status == "success" and all(c["passed"] or c.get("warning_only") for c in checks.values()),
         },
         "fixAttempts": payload.get("fix_attempts", []),
-        "failures": payload.get("failures", []),
-        "fixCommit": payload.get("fix_commit"),
-        "publish": publish_record(payload.get("publish")),
         "status": status,
         "phase": payload.get("phase"),
         "error": payload.get("error"),
         "blockedBy": payload.get("blocked_by"),
         "warnings": payload.get("warnings", []),
+        "failures": payload.get("failures", []),
+        "fixCommit": payload.get("fix_commit"),
+        "publish": publish_record(payload.get("publish")),
         "dependencies": dependencies,
         "waitedFor": waited_for,
     }
@@ -83,81 +90,182 @@ def publish_record(publish: dict[str, Any] | None) -> dict[str, Any] | None:
     return {renamed.get(k, k): publish.get(k) for k in keys}
 
 
-def update_package_report(reports_dir: Path, run_id: str, package_name: str, changes: dict[str, Any]) -> Path | None:
-    """Merge `changes` into a run's report of one package (and the latest copy, if it is this run's)."""
-    for run_copy in sorted(reports_dir.glob(f"*/runs/{run_id}")):
-        date = run_copy.parent.parent.name
-        paths = package_report_paths(reports_dir, date, run_id, package_name)
-        if not paths[1].is_file():
-            continue
-        report = json.loads(paths[1].read_text())
-        for key, value in changes.items():
-            if isinstance(value, dict) and isinstance(report.get(key), dict):
-                report[key].update(value)
-            else:
-                report[key] = value
-        write_json_atomic(paths[1], report)
-        if paths[0].is_file() and json.loads(paths[0].read_text()).get("workflowId", "").startswith(run_id):
-            write_json_atomic(paths[0], report)
-        return paths[0]
-    return None
-
-
 def report_date(iso_time: str | None = None) -> str:
     when = datetime.fromisoformat(iso_time) if iso_time else datetime.now(timezone.utc)
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
-def package_report_paths(reports_dir: Path, date: str, run_id: str, package_name: str) -> list[Path]:
-    """The latest-run copy and the run's own copy of one package report."""
-    rel = Path(*package_name.split("/")).with_suffix(".json") if "/" in package_name else Path(package_name + ".json")
-    return [reports_dir / date / rel, reports_dir / date / "runs" / run_id / rel]
+def report_file(package_name: str) -> Path:
+    """`@scope/name` → `@scope/name.json` (a folder per scope, so names never collide)."""
+    return Path(*package_name.split("/")).with_suffix(".json") if "/" in package_name else Path(package_name + ".json")
 
 
-def write_package_report(reports_dir: Path, run_id: str, report: dict[str, Any]) -> Path:
-    date = report_date(report.get("startTime"))
-    paths = package_report_paths(reports_dir, date, run_id, report["packageName"])
-    for path in reversed(paths):
-        write_json_atomic(path, report)
-    return paths[0]
+def package_report_path(reports_dir: Path, start_time: str | None, run_id: str, package_name: str) -> Path:
+    """Where a run's own copy of a package report goes."""
+    return reports_dir / report_date(start_time) / "runs" / run_id / report_file(package_name)
 
 
-def suite_summary(build_id: str, run_id: str, reports: list[dict[str, Any]], started: str, ended: str, selection: list[str]) -> dict[str, Any]:
-    """The seed's BuildReport plus `blocked`, the run id and selection."""
-    total_duration = int((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds() * 1000)
+def critical_path(reports: list[dict[str, Any]]) -> list[str]:
+    """The chain that set the run's length: from the package that ended last, back through the
+    dependency each one waited for last (while it did not wait for a slot)."""
+    ran = {r["packageName"]: r for r in reports if r["status"] != "blocked" and r.get("startTime") and r.get("endTime")}
+    if not ran:
+        return []
+    current = max(ran.values(), key=lambda r: r["endTime"])
+    chain = [current["packageName"]]
+    while True:
+        deps = [ran[d] for d in current["dependencies"] if d in ran and ran[d]["endTime"] <= current["startTime"]]
+        if not deps:
+            break
+        current = max(deps, key=lambda r: r["endTime"])
+        chain.append(current["packageName"])
+    return list(reversed(chain))
+
+
+def assign_slots(reports: list[dict[str, Any]]) -> None:
+    """Give each package that ran the lowest slot free at its start (for the timeline)."""
+    free_at: list[str] = []
+    for report in sorted((r for r in reports if r.get("runStart")), key=lambda r: r["runStart"]):
+        slot = next((i for i, end in enumerate(free_at) if end <= report["runStart"]), len(free_at))
+        if slot == len(free_at):
+            free_at.append("")
+        free_at[slot] = report["endTime"] or report["runStart"]
+        report["slot"] = slot
+
+
+def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every selected package's report and the suite summary of one run, from its event log alone.
+
+    `log` is an events.RunLog; `selected` the package names the run selected, in dependency order.
+    """
+    by_package: dict[str, list[dict[str, Any]]] = {}
+    for payload in log.payloads:
+        by_package.setdefault(payload.get("package", ""), []).append(payload)
+    run_start = log.start or min((p["time"] for p in log.payloads), default=None)
+    run_end = log.end or max((p["time"] for p in log.payloads), default=run_start)
+    terminal: dict[str, dict[str, Any]] = {}
+    for name in selected:
+        for payload in by_package.get(name, []):
+            if payload["state"] in ("done", "failed", "blocked"):
+                terminal[name] = payload
+    reports = []
+    for name in selected:
+        pkg = graph[name]
+        events = by_package.get(name, [])
+        payload = terminal.get(name)
+        if payload is None:  # Dagster skipped its step, or the run ended first
+            failed_up = [d for d in graph.upstream({name}) if terminal.get(d, {}).get("state") in ("failed", "blocked")]
+            root = next((d for d in failed_up if terminal[d]["state"] == "failed"), failed_up[0] if failed_up else None)
+            payload = {"package": name, "state": "blocked" if root else "failed", "blocked_by": root,
+                       "error": f"blocked: dependency {root} did not build" if root else "not finished: the run ended before this package did",
+                       "phase": "blocked" if root else None}
+        step = next((p.get("step") for p in events if p.get("step")), None) or "packages"
+        waited = [{"packageName": d, "waitTime": max(0, _ms(run_start, terminal[d].get("end_time") or terminal[d]["time"])) if d in terminal else 0}
+                  for d in pkg.dependencies]
+        report = package_report(payload, f"{log.run_id}:{step}", list(pkg.dependencies), waited)
+        started = next((p for p in events if p["state"] == "started"), None)
+        report["runStart"] = started["time"] if started else None
+        report["slotWaitTime"] = int((started or {}).get("slot_wait_ms", 0))
+        report["phases"] = _phases(events, payload)
+        reports.append(report)
+    for payload in log.payloads:  # COMPLETE published the suite package after its step
+        if payload["state"] == "suite-publish":
+            for report in reports:
+                if report["packageName"] == payload["package"]:
+                    report["publish"] = publish_record(payload.get("publish"))
+                    report["buildMetrics"]["publishTime"] = (payload.get("publish") or {}).get("duration_ms", 0)
+    assign_slots(reports)
+    summary = suite_summary(build_id, log, reports, run_start, run_end, slots)
+    return reports, summary
+
+
+def _phases(events: list[dict[str, Any]], terminal: dict[str, Any]) -> list[dict[str, Any]]:
+    """[{phase, start, end}] from the state changes of one package (for the timeline)."""
+    marks = [(p["state"], p["time"]) for p in events if p["state"] not in ("queued", "started", "suite-publish")]
+    phases = []
+    for (state, start), nxt in zip(marks, marks[1:] + [(None, terminal.get("end_time") or terminal.get("time"))]):
+        if state in ("done", "failed", "blocked") or not nxt[1]:
+            continue
+        phases.append({"phase": state, "start": start, "end": nxt[1]})
+    return phases
+
+
+def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], started: str | None, ended: str | None, slots: int) -> dict[str, Any]:
+    """The seed's BuildReport plus blocked, run id and status, selection, critical path, slot utilization."""
+    wall = _ms(started, ended)
+    busy = sum(_ms(r["runStart"], r["endTime"]) for r in reports if r.get("runStart") and r.get("endTime"))
     by_time = sorted((r for r in reports if r["status"] != "blocked"), key=lambda r: r["duration"], reverse=True)
     by_fix = sorted((r for r in reports if r["fixAttempts"]), key=lambda r: len(r["fixAttempts"]), reverse=True)
+    brief = ("packageName", "status", "duration", "startTime", "endTime")
     return {
         "buildId": build_id,
-        "runId": run_id,
-        "timestamp": ended,
-        "selection": selection,
+        "runId": log.run_id,
+        "runStatus": log.status,
+        "timestamp": ended or started,
+        "startTime": started,
+        "endTime": ended,
+        "selection": log.selection,
         "totalPackages": len(reports),
         "successful": sum(r["status"] == "success" for r in reports),
         "failed": sum(r["status"] == "failed" for r in reports),
         "blocked": sum(r["status"] == "blocked" for r in reports),
-        "totalDuration": total_duration,
+        "totalDuration": wall,
         "totalFixAttempts": sum(len(r["fixAttempts"]) for r in reports),
-        "slowestPackages": by_time[:5],
-        "mostFixAttempts": by_fix[:5],
+        "slowestPackages": [{k: r[k] for k in brief} for r in by_time[:5]],
+        "mostFixAttempts": [{"packageName": r["packageName"], "fixAttempts": len(r["fixAttempts"])} for r in by_fix[:5]],
         "totalWaitTime": sum(w["waitTime"] for r in reports for w in r["waitedFor"]),
+        "totalSlotWaitTime": sum(r["slotWaitTime"] for r in reports),
+        "criticalPath": critical_path(reports),
+        "slots": slots,
+        "slotUtilization": round(busy / (slots * wall), 4) if wall > 0 and slots else None,
         "packageReports": reports,
     }
 
 
-def write_suite_summary(reports_dir: Path, summary: dict[str, Any]) -> Path:
-    date = report_date(summary["timestamp"])
+def write_run_reports(reports_dir: Path, reports: list[dict[str, Any]], summary: dict[str, Any], html: str | None = None) -> Path:
+    """Write one run's reports in its own folder, and as the latest copies unless a later run wrote those."""
+    date = report_date(summary.get("startTime") or summary["timestamp"])
+    run_dir = reports_dir / date / "runs" / summary["runId"]
+    files = {report_file(r["packageName"]): r for r in reports}
+    files[Path("suite-summary.json")] = summary
+    for rel, data in files.items():
+        write_json_atomic(run_dir / rel, data)
+    if html is not None:
+        write_text_atomic(run_dir / "timeline.html", html)
     latest = reports_dir / date / "suite-summary.json"
-    write_json_atomic(reports_dir / date / "runs" / summary["runId"] / "suite-summary.json", summary)
-    write_json_atomic(latest, summary)
-    return latest
+    if _is_newer_or_same(summary, latest):
+        for rel, data in files.items():
+            write_json_atomic(reports_dir / date / rel, data)
+        if html is not None:
+            write_text_atomic(reports_dir / date / "timeline.html", html)
+    return run_dir
 
 
-def load_run_reports(reports_dir: Path, run_id: str) -> list[dict[str, Any]]:
-    """Every package report a run wrote (from its own folder, whatever the date)."""
-    reports = []
-    for run_dir in sorted(reports_dir.glob(f"*/runs/{run_id}")):
-        for path in sorted(run_dir.rglob("*.json")):
-            if path.name != "suite-summary.json":
-                reports.append(json.loads(path.read_text()))
-    return reports
+def _is_newer_or_same(summary: dict[str, Any], latest: Path) -> bool:
+    try:
+        current = json.loads(latest.read_text())
+    except (OSError, ValueError):
+        return True
+    return current.get("runId") == summary["runId"] or (current.get("startTime") or "") <= (summary.get("startTime") or "")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def find_runs(reports_dir: Path, run: str | None = None, since: str | None = None, until: str | None = None) -> list[Path]:
+    """Run folders (`<date>/runs/<id>`) by run id, or by date range (inclusive, YYYY-MM-DD)."""
+    found = []
+    for summary in sorted(reports_dir.glob("*/runs/*/suite-summary.json")):
+        run_dir = summary.parent
+        date = run_dir.parent.parent.name
+        if run and run_dir.name != run:
+            continue
+        if since and date < since or until and date > until:
+            continue
+        found.append(run_dir)
+    return found

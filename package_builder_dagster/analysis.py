@@ -1,0 +1,59 @@
+"""The seed's "Report Usage": bottlenecks, failure types, agent effectiveness, waits and parallelism,
+read back from the JSON reports of one run or of the runs in a date range. No Dagster here."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def load_runs(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Each run's suite summary (which embeds its package reports), oldest first."""
+    runs = [json.loads((d / "suite-summary.json").read_text()) for d in run_dirs]
+    return sorted(runs, key=lambda s: s.get("startTime") or s.get("timestamp") or "")
+
+
+def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:
+    reports = [(s["runId"], r) for s in runs for r in s["packageReports"]]
+    slowest = sorted((r for _, r in reports if r["status"] != "blocked"), key=lambda r: r["duration"], reverse=True)
+    types: Counter[str] = Counter()
+    for _, r in reports:
+        seen = {t for a in r["fixAttempts"] for t in a["types"]} | {f["type"] for f in r.get("failures") or []}
+        types.update(seen)
+    prompts: dict[str, dict[str, int]] = {}
+    attempted, fixed = set(), set()
+    for run_id, r in reports:
+        for a in r["fixAttempts"]:
+            p = prompts.setdefault(a["agentPromptUsed"], {"attempts": 0, "fixed": 0})
+            p["attempts"] += 1
+            p["fixed"] += bool(a.get("fixed"))
+            attempted.add((run_id, r["packageName"]))
+            if a.get("fixed"):
+                fixed.add((run_id, r["packageName"]))
+    waits = sorted(((r["packageName"], w["packageName"], w["waitTime"]) for _, r in reports for w in r["waitedFor"]),
+                   key=lambda t: t[2], reverse=True)
+    utilization = [s["slotUtilization"] for s in runs if s.get("slotUtilization") is not None]
+    return {
+        "runs": [{k: s.get(k) for k in ("runId", "runStatus", "startTime", "totalPackages", "successful", "failed", "blocked",
+                                         "totalDuration", "slotUtilization", "criticalPath")} for s in runs],
+        "slowestPackages": [{"packageName": r["packageName"], "duration": r["duration"], "status": r["status"]} for r in slowest[:top]],
+        "criticalPaths": {s["runId"]: s.get("criticalPath") or [] for s in runs},
+        "failureTypes": types.most_common(),
+        "agents": {
+            "attempts": sum(p["attempts"] for p in prompts.values()),
+            "packagesAttempted": len(attempted),
+            "packagesFixed": len(fixed),
+            "byPrompt": {k: {**v, "successRate": round(v["fixed"] / v["attempts"], 3) if v["attempts"] else None} for k, v in sorted(prompts.items())},
+        },
+        "waits": {
+            "totalDependencyWait": sum(w for _, _, w in waits),
+            "totalSlotWait": sum(r.get("slotWaitTime", 0) for _, r in reports),
+            "longest": [{"packageName": p, "dependency": d, "waitTime": w} for p, d, w in waits[:top]],
+        },
+        "parallelism": {
+            "slots": max((s.get("slots") or 0 for s in runs), default=0),
+            "meanSlotUtilization": round(sum(utilization) / len(utilization), 4) if utilization else None,
+        },
+    }
