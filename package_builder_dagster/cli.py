@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     common(b)
     b.add_argument("--select", action="append", default=[], metavar="SEL", help="Dagster asset selection; package names allowed (repeatable)")
     b.add_argument("--concurrency", type=int, help="packages built at once (maxConcurrentBuilds)")
+    b.add_argument("--stale", action="store_true", help="only packages missing, stale or failed last time, and their dependents")
+    b.add_argument("--failed", action="store_true", help="only the packages that failed or were blocked in the latest run")
+    b.add_argument("--since", metavar="REF", help="only packages with files changed since git REF, and their dependents")
     b.add_argument("--publish", action="store_true", help="publish each package that passed (publishing.enabled)")
     b.add_argument("--publish-dry-run", action="store_true", help="run the publish commands with --dry-run (implies --publish)")
     b.add_argument("--registry", help="npm registry URL (npmRegistry; env PACKAGE_BUILDER_REGISTRY)")
@@ -156,7 +159,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .definitions import build_definitions, discover_for, package_job
-    from .instance import get_instance
+    from .instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
+    from .sensors import record_run
+    from .staleness import failed_in_latest_run, stale_packages, with_downstream
+    from .versions import changed_packages
     from .selection import resolve_selection
     from .toolchain import detect_package_manager, _which
     from .translator import PackageTranslator
@@ -169,12 +175,42 @@ def cmd_build(args: argparse.Namespace) -> int:
     translator = PackageTranslator()
     defs = build_definitions(config, graph, translator)
     key_to_name = {translator.get_asset_key(p): p.name for p in graph}
+    lock = BuildLock(prepare_home(config))  # before the storage is opened; held while this function runs
+    lock.acquire()
     instance = get_instance(config)
     for w in graph.warnings:
         console.print(f"[yellow]warning:[/] {w}")
 
+    for run_id in recover_orphaned_runs(instance):
+        console.print(f"[yellow]run {run_id} was left in progress by a build process that is gone: marked failed[/]")
+        record_run(instance, run_id, config, graph, translator)
+
     if args.select:
         keys = resolve_selection(args.select, defs, graph, translator)
+    else:
+        keys = set(defs.resolve_asset_graph().get_all_asset_keys())
+    if args.stale or args.failed or args.since:
+        candidates = {key_to_name[k] for k in keys if k in key_to_name}
+        wanted: dict[str, str] = {}
+        if args.stale:
+            wanted.update(stale_packages(instance, graph, translator, config.reports_dir))
+        if args.failed:
+            wanted.update({n: "failed or blocked in the latest run" for n in failed_in_latest_run(config.reports_dir)})
+        if args.since:
+            try:
+                changed = changed_packages(graph, args.since)
+            except ValueError as exc:
+                raise UsageError(f"--since {args.since}: {exc}") from None
+            wanted.update(with_downstream(graph, {n: f"changed since {args.since}" for n in changed}))
+        wanted = {n: why for n, why in wanted.items() if n in candidates}
+        if not wanted:
+            console.print("everything is up to date: no package to build")
+            return 0
+        for name in graph.packages:
+            if name in wanted:
+                console.print(f"  {name}: {wanted[name]}")
+        keys = {translator.get_asset_key(graph[n]) for n in wanted}
+    if args.select or args.stale or args.failed or args.since:
         chosen = {key_to_name[k] for k in keys if k in key_to_name}
         missing = sorted(
             n for n in graph.upstream(chosen) - chosen
@@ -183,8 +219,6 @@ def cmd_build(args: argparse.Namespace) -> int:
         if missing:
             console.print(f"added {len(missing)} upstream package(s) never built successfully: {', '.join(missing)}")
             keys |= {translator.get_asset_key(graph[n]) for n in missing}
-    else:
-        keys = set(defs.resolve_asset_graph().get_all_asset_keys())
     selected = [n for n in graph.packages if translator.get_asset_key(graph[n]) in keys]
     if not keys:
         console.print("nothing to do: the selection names no package")
@@ -204,12 +238,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             dg.reconstructable(package_job), instance,
             asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            tags={INVOCATION_TAG: token, "package-builder/source": "cli"},
+            tags={INVOCATION_TAG: token, "package-builder/source": "cli", **process_tags()},
         )
     finally:
         watcher.stop()
     from .events import final_states
-    from .sensors import record_run
 
     states = final_states(instance, result.run_id)
     run_dir, summary = record_run(instance, result.run_id, config, graph, translator)

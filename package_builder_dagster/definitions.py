@@ -16,7 +16,8 @@ from .assets import build_package_assets, build_suite_assets
 from .config import ENV_KEYS, BuildConfig, load_config
 from .graph import WorkspaceGraph, assign_plan_paths, discover
 from .resources import PackageManagerResource
-from .sensors import build_report_sensors
+from .sensors import build_change_sensors, build_report_sensors
+from .versions import assign_code_versions
 from .translator import PackageTranslator
 
 JOB_NAME = "build_packages"
@@ -26,6 +27,7 @@ def discover_for(config: BuildConfig) -> WorkspaceGraph:
     """INITIALIZE: the workspace as plain data, with each package's plan path."""
     graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations)
     assign_plan_paths(graph, config.plans_dir)
+    assign_code_versions(graph, config)
     return graph
 
 
@@ -49,7 +51,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[job],
-        sensors=build_report_sensors(config, graph, translator, job),
+        sensors=[*build_report_sensors(config, graph, translator, job), *build_change_sensors(graph, translator, job)],
         executor=executor,
         resources={
             "package_manager": PackageManagerResource(

@@ -50,6 +50,7 @@ class Package:
     runtime_dependencies: list[str] = field(default_factory=list)  # internal, excluding devDependencies
     private: bool = False  # `"private": true`: never published
     plan_path: Path | None = None  # set by assign_plan_paths
+    code_version: str | None = None  # set by versions.assign_code_versions
 
     @property
     def scope(self) -> str | None:

@@ -1,4 +1,5 @@
-"""Recording a run's reports from its event log, whenever and however the run ended.
+"""Sensors: recording a run's reports from its event log whenever and however the run ended, and
+requesting runs when plans (or package sources) change.
 
 `record_run` is the one piece of code that turns a run's event log into its JSON reports and its
 timeline; the CLI calls it after `build`, the COMPLETE asset on a green run, and the run-status
@@ -7,8 +8,10 @@ sensors here for runs started from the UI or by other sensors (`dagster dev` run
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import dagster as dg
 
@@ -18,6 +21,7 @@ from .graph import WorkspaceGraph
 from .reports import derive_run, write_run_reports
 from .timeline import render_timeline
 from .translator import PackageTranslator
+from .versions import plan_digest, source_hash, workspace_files
 
 
 def record_run(
@@ -55,3 +59,42 @@ def build_report_sensors(
             description=f"Writes the JSON reports and the timeline of every {status.value.lower()} run of the build job.",
         )(_record))
     return sensors
+
+
+def _change_sensor(name: str, description: str, state: Callable[[], dict[str, str]], graph: WorkspaceGraph,
+                   translator: PackageTranslator, job: Any, interval: int, default: dg.DefaultSensorStatus) -> dg.SensorDefinition:
+    """A sensor whose cursor holds one content hash per package; it requests a run for the packages whose hash changed."""
+
+    @dg.sensor(name=name, job=job, minimum_interval_seconds=interval, default_status=default, description=description)
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        current = state()
+        previous = json.loads(context.cursor) if context.cursor else None
+        if previous is None:  # first tick: remember, request nothing
+            return dg.SensorResult(skip_reason=dg.SkipReason(f"recorded {len(current)} package(s); changes from now on start runs"),
+                                   cursor=json.dumps(current, sort_keys=True))
+        changed = [n for n in graph.packages if n in current and previous.get(n) != current[n]]
+        if not changed:
+            return dg.SensorResult(skip_reason=dg.SkipReason("nothing changed"), cursor=json.dumps(current, sort_keys=True))
+        run_key = hashlib.sha256(json.dumps({n: current[n] for n in changed}, sort_keys=True).encode()).hexdigest()[:20]
+        request = dg.RunRequest(run_key=f"{name}:{run_key}", asset_selection=[translator.get_asset_key(graph[n]) for n in changed],
+                                tags={"package-builder/source": name, "package-builder/changed": ",".join(changed)[:200]})
+        return dg.SensorResult(run_requests=[request], cursor=json.dumps(current, sort_keys=True))
+
+    return _sensor
+
+
+def build_change_sensors(graph: WorkspaceGraph, translator: PackageTranslator, job: Any) -> list[dg.SensorDefinition]:
+    """Sensors on plan changes (on by default) and on package sources (off by default)."""
+    def plans() -> dict[str, str]:
+        return {pkg.name: plan_digest(pkg) for pkg in graph}
+
+    def sources() -> dict[str, str]:
+        listed = workspace_files(graph.root)
+        return {pkg.name: source_hash(pkg, listed) for pkg in graph}
+
+    return [
+        _change_sensor("package_builder_plan_changes", "Requests a run for exactly the packages whose plan changed (or was added).",
+                       plans, graph, translator, job, 30, dg.DefaultSensorStatus.RUNNING),
+        _change_sensor("package_builder_source_changes", "Requests a run for exactly the packages whose source files changed.",
+                       sources, graph, translator, job, 60, dg.DefaultSensorStatus.STOPPED),
+    ]

@@ -56,11 +56,8 @@ class PackageTranslator:
         return meta
 
     def get_code_version(self, pkg: Package) -> str | None:
-        """What makes a materialization out of date when it changes: here, the plan's content."""
-        if pkg.plan_path is None:
-            return None
-        digest = file_hash(pkg.plan_path)
-        return f"plan:{digest[:16]}" if digest else "plan:none"
+        """What makes a materialization out of date when it changes (sources, plan, lockfile entry, settings)."""
+        return pkg.code_version
 
     def get_description(self, pkg: Package) -> str:
         cat = f"{pkg.category} package (layer {pkg.layer})" if pkg.category else f"package (depth {pkg.layer})"

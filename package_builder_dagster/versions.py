@@ -1,0 +1,116 @@
+"""What a package's materialization depends on, as content hashes: its Dagster code version.
+
+A package's version covers its source files (what git tracks or would track; without git, every
+file outside installs and build outputs), its `package.json`, its own entry in the lockfile, its
+plan, and the builder's settings that change what a build checks. Dagster derives each
+materialization's data version from the code version and the upstream data versions, so a change
+upstream makes dependents stale too. No Dagster here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from .config import BuildConfig
+from .graph import Package, WorkspaceGraph
+
+SKIP_DIRS = {"node_modules", ".git", "dist", "coverage", ".turbo", ".cache"}
+
+
+def workspace_files(root: Path) -> list[Path] | None:
+    """Files git tracks or would track (not ignored) in `root`; None when it is not a git work tree."""
+    try:
+        proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                              cwd=root, capture_output=True, timeout=120)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return [root / p for p in proc.stdout.decode(errors="replace").split("\0") if p]
+
+
+def package_files(pkg: Package, listed: list[Path] | None) -> list[Path]:
+    if listed is not None:
+        prefix = str(pkg.dir) + os.sep
+        return sorted(p for p in listed if str(p).startswith(prefix) and p.is_file())
+    found = []
+    for folder, dirs, names in os.walk(pkg.dir):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        found += [Path(folder) / n for n in names if not n.endswith((".tsbuildinfo", ".log"))]
+    return sorted(found)
+
+
+def source_hash(pkg: Package, listed: list[Path] | None) -> str:
+    digest = hashlib.sha256()
+    for path in package_files(pkg, listed):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        digest.update(os.path.relpath(path, pkg.dir).encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
+def lockfile_entries(root: Path) -> dict[str, str]:
+    """Each workspace folder's own lockfile entry (npm `packages[path]`, pnpm `importers[path]`), as JSON."""
+    entries: dict[str, str] = {}
+    npm = root / "package-lock.json"
+    pnpm = root / "pnpm-lock.yaml"
+    try:
+        if npm.is_file():
+            for path, entry in (json.loads(npm.read_text()).get("packages") or {}).items():
+                entries[path] = json.dumps(entry, sort_keys=True)
+        elif pnpm.is_file():
+            for path, entry in ((yaml.safe_load(pnpm.read_text()) or {}).get("importers") or {}).items():
+                entries[path] = json.dumps(entry, sort_keys=True, default=str)
+    except (ValueError, yaml.YAMLError, AttributeError):
+        pass
+    return entries
+
+
+def settings_fingerprint(config: BuildConfig) -> str:
+    """The builder's settings that change what a build runs or checks."""
+    relevant = {"testing": config.testing.model_dump(), "phases": config.phases}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def plan_digest(pkg: Package) -> str:
+    try:
+        return hashlib.sha256(pkg.plan_path.read_bytes()).hexdigest() if pkg.plan_path else "no-plan"
+    except OSError:
+        return "none"
+
+
+def assign_code_versions(graph: WorkspaceGraph, config: BuildConfig) -> None:
+    """Set each package's `code_version`: a hash of everything its materialization depends on."""
+    listed = workspace_files(graph.root)
+    locks = lockfile_entries(graph.root)
+    settings = settings_fingerprint(config)
+    for pkg in graph:
+        parts = [source_hash(pkg, listed), plan_digest(pkg), locks.get(pkg.path, ""), settings]
+        pkg.code_version = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def changed_packages(graph: WorkspaceGraph, ref: str) -> set[str]:
+    """Packages with files changed since git ref `ref` (committed, staged, unstaged or untracked)."""
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=graph.root, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise ValueError(proc.stderr.strip() or f"git {' '.join(args)} failed")
+        return proc.stdout
+
+    top = Path(git("rev-parse", "--show-toplevel").strip())
+    names = git("diff", "--name-only", ref).splitlines() + git("ls-files", "--others", "--exclude-standard", "--full-name").splitlines()
+    paths = [top / n for n in names if n]
+    changed = set()
+    for pkg in graph:
+        prefix = str(pkg.dir) + os.sep
+        if any(str(p).startswith(prefix) for p in paths):
+            changed.add(pkg.name)
+    return changed
