@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 FAILURE_TYPES = ("lint", "typescript", "test", "coverage", "build", "unknown")
 
@@ -69,3 +72,130 @@ def format_failures(failures: list[Failure], max_chars: int) -> str:
         marker = "\n… (cut to maxPromptChars)\n"
         text = text[: max_chars - len(marker)] + marker
     return text
+
+
+# ---- parsers: a command's exit code and output → typed failures ---------------------------------
+
+_GENERIC = re.compile(r"^\s*(?P<type>[A-Za-z][\w-]*):\s+(?:(?P<file>[^\s:]+):(?P<line>\d+):\s+)?(?P<msg>\S.*)$")
+_VITEST_FAIL = re.compile(r"^\s*(?:FAIL|×|✗)\s+(?P<file>\S+\.(?:[cm]?[jt]sx?))\s*(?:>\s*(?P<name>.+))?$")
+_JEST_FAIL = re.compile(r"^\s*●\s+(?P<name>.+?)\s*$")
+_ERROR_LINE = re.compile(r"(AssertionError|Error|expected .+ to|Expected|Received)")
+_STACK_AT = re.compile(r"\(?(?P<file>/[^:()\s]+\.(?:[cm]?[jt]sx?)):(?P<line>\d+):\d+\)?")
+
+
+def _json_from(output: str) -> Any:
+    """The first JSON document in `output` (reporters may print other lines around it)."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"^[\[{]", output, re.MULTILINE):
+        try:
+            return decoder.raw_decode(output[match.start():])[0]
+        except ValueError:
+            continue
+    return None
+
+
+def parse_eslint_json(output: str, command: str, tail: str) -> list[Failure]:
+    data = _json_from(output)
+    if not isinstance(data, list):
+        return []
+    return [Failure("lint", m.get("message", "").strip(), f.get("filePath"), m.get("line"), m.get("ruleId"), command, tail)
+            for f in data if isinstance(f, dict) for m in f.get("messages", []) if m.get("severity") == 2]
+
+
+def parse_jest_json(output: str, command: str, tail: str) -> list[Failure]:
+    """Jest's `--json` and Vitest's `--reporter=json` (the same shape): one failure per failed test."""
+    data = _json_from(output)
+    if not isinstance(data, dict) or "testResults" not in data:
+        return []
+    failures = []
+    for suite in data["testResults"]:
+        for test in suite.get("assertionResults", []):
+            if test.get("status") != "failed":
+                continue
+            message = "\n".join(test.get("failureMessages") or []) or suite.get("message", "")
+            at = _STACK_AT.search(message)
+            first = next((ln.strip() for ln in message.splitlines() if ln.strip()), "failed")
+            failures.append(Failure("test", f"{test.get('fullName', '')}: {first}", suite.get("name"),
+                                    int(at["line"]) if at and at["file"] == suite.get("name") else None, None, command, tail))
+        if suite.get("status") == "failed" and not suite.get("assertionResults"):
+            failures.append(Failure("test", (suite.get("message") or "test file failed").strip().splitlines()[0], suite.get("name"), None, None, command, tail))
+    return failures
+
+
+def parse_test_text(output: str, command: str, tail: str) -> list[Failure]:
+    """Vitest's and Jest's default text: `FAIL file > test` (vitest) or `● test` (jest) and the error after it."""
+    failures, lines = [], output.splitlines()
+    for i, line in enumerate(lines):
+        m = _VITEST_FAIL.match(line) or _JEST_FAIL.match(line)
+        if not m or (m.re is _JEST_FAIL and "›" not in line and ">" not in line):
+            continue
+        error = next((ln.strip() for ln in lines[i + 1:i + 15] if _ERROR_LINE.search(ln)), "failed")
+        name = (m.groupdict().get("name") or "").strip()
+        failures.append(Failure("test", f"{name}: {error}" if name else error, m.groupdict().get("file"), None, None, command, tail))
+    return failures
+
+
+def parse_generic(output: str, command: str, tail: str) -> list[Failure]:
+    """`TYPE: file:line: message` or `TYPE: message`, one per line (for a team's own scripts)."""
+    failures = []
+    for line in output.splitlines():
+        m = _GENERIC.match(line)
+        if m and m["type"].lower() in FAILURE_TYPES + ("error", "warning") and m["type"].lower() != "warning":
+            kind = m["type"].lower()
+            failures.append(Failure("unknown" if kind == "error" else kind, m["msg"].strip(), m["file"],
+                                    int(m["line"]) if m["line"] else None, None, command, tail))
+    return failures
+
+
+def parse_coverage_summary(package_dir: Path, minimum: float, command: str) -> list[Failure]:
+    """Istanbul, c8 and V8 `coverage/coverage-summary.json`: a failure when line coverage is below `minimum`."""
+    summary = package_dir / "coverage" / "coverage-summary.json"
+    try:
+        total = json.loads(summary.read_text())["total"]
+        pct = float(total["lines"]["pct"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return [Failure("coverage", f"no readable coverage summary at {summary.name}", command=command)]
+    if pct < minimum:
+        return [Failure("coverage", f"line coverage {pct:.1f}% is below {minimum:g}%", "coverage/coverage-summary.json", command=command)]
+    return []
+
+
+def parse_output(parser: str, exit_code: int | None, output: str, tail: str, command: str,
+                 package_dir: Path, min_coverage: float) -> list[Failure]:
+    """A check's failures. Whatever the parser, a non-zero exit with nothing recognised is one `unknown` failure."""
+    from .toolchain import typescript_diagnostics
+
+    found: list[Failure]
+    if parser == "eslint-json":
+        found = parse_eslint_json(output, command, tail)
+    elif parser == "eslint":
+        found = eslint_stylish_failures(output, command, tail)
+    elif parser == "tsc":
+        found = typescript_failures(typescript_diagnostics(output), command, tail)
+    elif parser in ("vitest-json", "jest-json"):
+        found = parse_jest_json(output, command, tail)
+    elif parser in ("vitest", "jest"):
+        found = parse_test_text(output, command, tail)
+    elif parser == "coverage-summary":
+        found = parse_coverage_summary(package_dir, min_coverage, command) if exit_code == 0 else []
+    elif parser == "generic":
+        found = parse_generic(output, command, tail)
+    else:
+        found = []
+    if exit_code != 0 and not found:
+        from .toolchain import first_error_line
+
+        found = [Failure("unknown", first_error_line(output) or f"exit code {exit_code}", command=command, output_tail=tail)]
+    return found
+
+
+def failure_metadata(failures: list[Failure], shown: int = 5) -> dict[str, Any]:
+    """Counts per type and the first few messages, for an asset check's metadata."""
+    counts: dict[str, int] = {}
+    for f in failures:
+        counts[f.type] = counts.get(f.type, 0) + 1
+    meta: dict[str, Any] = {f"failures_{t}": n for t, n in sorted(counts.items())}
+    if failures:
+        meta["first_failures"] = "\n".join(
+            f"{f.type} {f.location() + ' ' if f.location() else ''}{'(' + f.rule + ') ' if f.rule else ''}{f.message}"[:300] for f in failures[:shown])
+    return meta

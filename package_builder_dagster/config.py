@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 
 class UsageError(Exception):
@@ -34,6 +34,42 @@ class PublishingConfig(_Model):
     requireTests: bool = True
     requireCleanWorkingDirectory: bool = True
     commitFixes: bool = True
+
+
+PARSERS = ("generic", "eslint", "eslint-json", "tsc", "vitest", "vitest-json", "jest", "jest-json", "coverage-summary", "none")
+BUILTIN_CHECKS = ("lint", "typescript", "coverage")
+
+
+class QualityCheck(_Model):
+    """One quality gate: a built-in check, or a command (argument list, run in the package folder) and its parser."""
+
+    name: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_]+$")
+    builtin: Literal["lint", "typescript", "coverage"] | None = None
+    command: list[str] | None = Field(default=None, min_length=1)
+    parser: Literal[PARSERS] = "generic"  # type: ignore[valid-type]
+    timeoutSeconds: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "QualityCheck":
+        if (self.builtin is None) == (self.command is None):
+            raise ValueError("give exactly one of `builtin` and `command`")
+        return self
+
+
+def default_checks() -> list[QualityCheck]:
+    return [QualityCheck(name=name, builtin=name) for name in BUILTIN_CHECKS]
+
+
+class QualityConfig(_Model):
+    checks: list[QualityCheck] = Field(default_factory=default_checks)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "QualityConfig":
+        names = [c.name for c in self.checks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"check names must be unique: {', '.join(duplicates)}")
+        return self
 
 
 class FixAgentConfig(_Model):
@@ -72,6 +108,7 @@ class BuildConfig(_Model):
     workspaceRoot: Path | None = None
     maxConcurrentBuilds: int = Field(default=4, ge=1, le=256)
     testing: TestingConfig = TestingConfig()
+    quality: QualityConfig = QualityConfig()
     publishing: PublishingConfig = PublishingConfig()
     dagster: DagsterConfig = DagsterConfig()
     masterPlan: Path | None = None
@@ -115,6 +152,16 @@ class BuildConfig(_Model):
         if env:
             return Path(env).expanduser().resolve()
         return self.dagster.home or self.root / "production" / ".dagster"
+
+    def checks_for(self, settings: dict[str, Any], where: str) -> list[QualityCheck]:
+        """A package's quality checks: its `packageBuilder.quality.checks` when given, else `quality.checks`."""
+        own = (settings.get("quality") or {}).get("checks") if isinstance(settings.get("quality"), dict) else None
+        if own is None:
+            return self.quality.checks
+        try:
+            return QualityConfig.model_validate({"checks": own}).checks
+        except ValidationError as err:
+            raise UsageError(_format_validation_error(err, where)) from None
 
     def redacted(self) -> dict[str, Any]:
         """The config as JSON-able data with the token masked (safe for logs and metadata)."""

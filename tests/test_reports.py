@@ -113,6 +113,7 @@ def test_run_started_through_dagster_gets_its_reports_from_the_sensor(red_worksp
 
     root = red_workspace
     monkeypatch.setenv("PACKAGE_BUILDER_WORKSPACE", str(root))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # prepare_home sets it: restored after the test
     home = prepare_home(load_config(workspace=root))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = workspace_instance(root)

@@ -86,6 +86,7 @@ def test_plan_sensor_requests_exactly_the_changed_package(tmp_path, monkeypatch)
     plan.parent.mkdir(parents=True)
     plan.write_text("# util-b\n")
     monkeypatch.setenv("PACKAGE_BUILDER_WORKSPACE", str(root))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # prepare_home sets it: restored after the test
     monkeypatch.setenv("DAGSTER_HOME", str(prepare_home(load_config(workspace=root))))
     defs = definitions.build_definitions(load_config(workspace=root))
     sensor = defs.get_sensor_def("package_builder_plan_changes")
@@ -113,8 +114,9 @@ def test_plan_sensor_requests_exactly_the_changed_package(tmp_path, monkeypatch)
 def test_killed_build_is_finished_by_stale_without_rebuilding_what_succeeded(tmp_path, cli):
     specs = [PackageSpec(f"p{i}", "core", sleep_ms=1500) for i in range(6)]
     root = committed_workspace(tmp_path, specs)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
     proc = subprocess.Popen([sys.executable, "-m", "package_builder_dagster.cli", "build", "--workspace", str(root), "--concurrency", "2"],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     events = root / "build-events.log"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # two packages built: the run's storage is surely set up by now

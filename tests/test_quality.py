@@ -1,0 +1,168 @@
+"""Configurable quality gates: parsers on output captured from the real tools, a team's own script,
+per-package overrides, failOnError, and each check as its own Dagster asset check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import package_reports, workspace_instance
+from package_builder_dagster.checks import parse_output
+from package_builder_dagster.examples import PackageSpec, generate
+
+TEAM_SCRIPT = """\
+// A team's own gate, printing the generic format: TYPE: file:line: message
+const fs = require("fs");
+const src = fs.readFileSync("src/index.ts", "utf8");
+let bad = 0;
+src.split("\\n").forEach((line, i) => {
+  if (line.includes("console.log")) { console.log(`lint: src/index.ts:${i + 1}: no console.log in library code`); bad++; }
+});
+if (!fs.existsSync("README.md")) { console.log("docs: README.md:1: every package needs a README"); bad++; }
+process.exit(bad ? 1 : 0);
+"""
+
+
+@pytest.fixture(scope="module")
+def captured(toolchain, tmp_path_factory):
+    """Real output of eslint (JSON and text), tsc, vitest (JSON and text, with coverage) on a broken package."""
+    root = generate(tmp_path_factory.mktemp("cap") / "ws",
+                    [PackageSpec("bad", "core", inject={"lint-error", "failing-test", "type-error", "low-coverage"})], toolchain=toolchain)
+    pkg = root / "packages/core/bad"
+    env = {**os.environ, "PATH": os.environ["PATH"] + os.pathsep + str(toolchain / "node_modules/.bin"), "CI": "true", "NO_COLOR": "1"}
+
+    def run(*argv: str) -> tuple[int, str]:
+        proc = subprocess.run(list(argv), cwd=pkg, env=env, capture_output=True, text=True, timeout=180)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    out = {
+        "eslint-json": run("eslint", "src", "--format", "json"),
+        "eslint": run("eslint", "src"),
+        "tsc": run("tsc", "--noEmit", "-p", "tsconfig.json"),
+        "vitest-json": run("vitest", "run", "--reporter=json"),
+        "vitest": run("vitest", "run", "--coverage.enabled=true", "--coverage.reporter=json-summary"),
+    }
+    return pkg, out
+
+
+def parsed(captured, parser: str, min_coverage: float = 80):
+    pkg, out = captured
+    code, text = out[parser] if parser in out else (0, "")
+    return code, parse_output(parser, code, text, text[-2000:], parser, pkg, min_coverage)
+
+
+def test_eslint_json_and_text(captured):
+    for parser in ("eslint-json", "eslint"):
+        code, failures = parsed(captured, parser)
+        assert code == 1
+        [f] = failures
+        assert (f.type, f.line, f.rule) == ("lint", 14, "@typescript-eslint/no-unused-vars")
+        assert f.file.endswith("src/index.ts") and "unusedValue" in f.message
+
+
+def test_tsc_diagnostics(captured):
+    code, [f] = parsed(captured, "tsc")
+    assert code == 2 and (f.type, f.file, f.line, f.rule) == ("typescript", "src/index.ts", 11, "TS2322")
+    assert "not assignable" in f.message
+
+
+def test_vitest_json_and_text(captured):
+    code, [f] = parsed(captured, "vitest-json")
+    assert code == 1 and f.type == "test" and f.file.endswith("test/index.test.ts") and f.line == 6
+    assert "expected 2 to be 3" in f.message and "adds one" in f.message
+    code, [f] = parsed(captured, "vitest")
+    assert code == 1 and f.type == "test" and f.file == "test/index.test.ts" and "expected 2 to be 3" in f.message
+
+
+def test_coverage_summary_from_the_v8_provider(captured):
+    pkg, _ = captured
+    total = json.loads((pkg / "coverage/coverage-summary.json").read_text())["total"]["lines"]["pct"]
+    [f] = parse_output("coverage-summary", 0, "", "", "coverage", pkg, 80)
+    assert f.type == "coverage" and f"{total:.1f}%" in f.message and total < 80
+    assert parse_output("coverage-summary", 0, "", "", "coverage", pkg, total - 1) == []
+
+
+def test_garbage_with_a_failing_exit_is_one_unknown_failure(tmp_path):
+    proc = subprocess.run(["node", "-e", "console.log('%%% garbled \\u0007 output'); process.exit(1)"], capture_output=True, text=True)
+    for parser in ("generic", "eslint-json", "vitest-json", "tsc"):
+        [f] = parse_output(parser, proc.returncode, proc.stdout, proc.stdout, "x", tmp_path, 80)
+        assert f.type == "unknown" and "garbled" in f.message and f.output_tail
+
+
+def team_workspace(tmp_path: Path, config: dict, override: dict | None = None) -> Path:
+    specs = [PackageSpec("clean", "core"), PackageSpec("noisy", "core"), PackageSpec("special", "utility")]
+    root = generate(tmp_path / "ws", specs, kind="trivial")
+    (root / "scripts/validate.js").write_text(TEAM_SCRIPT)
+    for folder in ("core/clean", "core/noisy", "utilities/special"):
+        (root / "packages" / folder / "src").mkdir(parents=True)
+    (root / "packages/core/clean/src/index.ts").write_text("export const a = 1;\n")
+    (root / "packages/core/clean/README.md").write_text("# clean\n")
+    (root / "packages/core/noisy/src/index.ts").write_text("export const a = 1;\nconsole.log(a);\n")
+    (root / "packages/utilities/special/src/index.ts").write_text("console.log('special');\n")
+    if override is not None:
+        manifest = root / "packages/utilities/special/package.json"
+        data = json.loads(manifest.read_text())
+        data["packageBuilder"] = {"quality": {"checks": override}}
+        manifest.write_text(json.dumps(data))
+    (root / "production/configs").mkdir(parents=True)
+    (root / "production/configs/build-env.json").write_text(json.dumps(config))
+    return root
+
+
+REQUIREMENTS = {"name": "requirements", "command": ["node", "../../../scripts/validate.js"], "parser": "generic", "timeoutSeconds": 60}
+
+
+def test_team_script_in_the_generic_format_with_a_per_package_override(tmp_path, cli):
+    override = [{"name": "smoke", "command": ["node", "-e", "process.exit(0)"], "parser": "none"}]
+    root = team_workspace(tmp_path, {"quality": {"checks": [REQUIREMENTS]}}, override)
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 1
+    reports = package_reports(root)
+    assert reports["@ex/clean"]["status"] == "success"
+    noisy = reports["@ex/noisy"]
+    assert noisy["status"] == "failed" and noisy["phase"] == "quality"
+    assert {(f["type"], f["file"], f["line"]) for f in noisy["failures"]} == {("lint", "src/index.ts", 2), ("docs", "README.md", 1)}
+    assert reports["@ex/special"]["status"] == "success"  # its own list replaces the default: only `smoke`
+
+    instance = workspace_instance(root)
+    import dagster as dg
+
+    def check(pkg: str, name: str):
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([dg.AssetCheckKey(dg.AssetKey(["ex", pkg]), name)])
+        return next(iter(record.values()), None)
+
+    noisy_check = check("noisy", "requirements")
+    evaluation = noisy_check.event.dagster_event.event_specific_data
+    assert evaluation.passed is False
+    assert evaluation.metadata["failures_lint"].value == 1 and evaluation.metadata["failures_docs"].value == 1
+    assert "no console.log" in evaluation.metadata["first_failures"].value
+    assert check("special", "smoke") is not None and check("special", "requirements") is None
+    assert check("clean", "lint") is None  # the default list was replaced by the config's
+
+
+def test_fail_on_error_false_turns_failures_into_warnings(tmp_path, cli):
+    root = team_workspace(tmp_path, {"quality": {"checks": [REQUIREMENTS]}, "testing": {"failOnError": False}})
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 0, res.output
+    noisy = package_reports(root)["@ex/noisy"]
+    assert noisy["status"] == "success" and noisy["quality"]["passed"] is True
+    assert any("requirements" in w for w in noisy["warnings"])
+
+
+def test_garbage_script_gives_one_unknown_failure_in_a_real_run(tmp_path, cli):
+    garbage = {"name": "garbage", "command": ["node", "-e", "console.log('@@@ ~~~'); process.exit(1)"], "parser": "generic"}
+    root = team_workspace(tmp_path, {"quality": {"checks": [garbage]}})
+    assert cli("build", "--workspace", str(root)).code == 1
+    [failure] = package_reports(root)["@ex/clean"]["failures"]
+    assert failure["type"] == "unknown" and "@@@ ~~~" in failure["message"]
+
+
+def test_a_bad_check_in_package_json_names_the_package_and_field(tmp_path, cli):
+    root = team_workspace(tmp_path, {}, [{"name": "x", "parser": "generic"}])
+    res = cli("graph", "--workspace", str(root))
+    assert res.code == 2
+    assert "packages/utilities/special/package.json" in res.stderr and "checks.0" in res.stderr
