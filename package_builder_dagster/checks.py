@@ -136,14 +136,16 @@ def parse_test_text(output: str, command: str, tail: str) -> list[Failure]:
 
 
 def parse_generic(output: str, command: str, tail: str) -> list[Failure]:
-    """`TYPE: file:line: message` or `TYPE: message`, one per line (for a team's own scripts)."""
+    """`TYPE: file:line: message` or `TYPE: message`, one per line (for a team's own scripts). TYPE is
+    any lower-case word (lint, test, typescript, coverage, docs, ...); `error` means unknown;
+    `warning`, `info`, `note` and `debug` lines are not failures."""
     failures = []
     for line in output.splitlines():
         m = _GENERIC.match(line)
-        if m and m["type"].lower() in FAILURE_TYPES + ("error", "warning") and m["type"].lower() != "warning":
-            kind = m["type"].lower()
-            failures.append(Failure("unknown" if kind == "error" else kind, m["msg"].strip(), m["file"],
-                                    int(m["line"]) if m["line"] else None, None, command, tail))
+        if not m or not m["type"].islower() or m["type"] in ("warning", "info", "note", "debug"):
+            continue
+        kind = "unknown" if m["type"] == "error" else m["type"]
+        failures.append(Failure(kind, m["msg"].strip(), m["file"], int(m["line"]) if m["line"] else None, None, command, tail))
     return failures
 
 

@@ -27,6 +27,8 @@ def discover_for(config: BuildConfig) -> WorkspaceGraph:
     """INITIALIZE: the workspace as plain data, with each package's plan path."""
     graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations)
     assign_plan_paths(graph, config.plans_dir)
+    for pkg in graph:
+        pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality")
     assign_code_versions(graph, config)
     return graph
 

@@ -51,6 +51,7 @@ class Package:
     private: bool = False  # `"private": true`: never published
     plan_path: Path | None = None  # set by assign_plan_paths
     code_version: str | None = None  # set by versions.assign_code_versions
+    quality_checks: list[Any] = field(default_factory=list)  # config.QualityCheck, resolved for this package
 
     @property
     def scope(self) -> str | None:

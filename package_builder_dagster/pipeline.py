@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import BuildConfig
+from .config import BuildConfig, QualityCheck, default_checks
 from .agents import AgentError, Agents, FixAttempt, file_hash
-from .checks import Failure, eslint_stylish_failures, failure_types, typescript_failures
+from .checks import Failure, eslint_stylish_failures, failure_metadata, failure_types, parse_output, typescript_failures
 from .graph import Package, safe_name
 from .publish import PublishOutcome, Publisher, display_url
 from .toolchain import (
@@ -33,7 +33,6 @@ from .toolchain import (
 
 # States a package passes through; the CLI and the reports read them from the event log.
 STATES = ("queued", "planning", "verifying", "building", "testing", "checking", "fixing", "publishing", "done", "failed", "blocked")
-QUALITY_CHECKS = ("lint", "typescript", "coverage")
 
 
 def now_iso() -> str:
@@ -107,6 +106,13 @@ class PhaseFailed(Exception):
         self.failures, self.fixable = failures or [], fixable and bool(failures)
 
 
+def _count(failures: list[Failure]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in failures:
+        counts[f.type] = counts.get(f.type, 0) + 1
+    return counts
+
+
 def untested_reason(config: BuildConfig, tests_passed: bool | None) -> str | None:
     """Why publishing.requireTests holds a package back, or None."""
     if not config.publishing.requireTests or tests_passed:
@@ -132,15 +138,16 @@ class PackagePipeline:
         self.fixable_runs = config.agents.fix.fixBuildAndTestFailures
 
     # -- helpers ----------------------------------------------------------------------------
-    def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None) -> CommandResult:
+    def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None,
+             timeout: float | None = None) -> CommandResult:
         log = self.logs_dir / safe_name(pkg.name) / f"{phase}-{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.log"
-        result = self.runner.run(argv, pkg.dir, log, env=env)
+        result = self.runner.run(argv, pkg.dir, log, env=env, timeout=timeout)
         if result.cancelled:
             raise PhaseFailed(phase, "cancelled: the run was terminated")
         if result.missing_tool:
             raise PhaseFailed(phase, f"missing tool: {result.missing_tool}", result.tail)
         if result.timed_out:
-            raise PhaseFailed(phase, f"`{label}` timed out after {self.config.commandTimeoutSeconds} s", result.tail)
+            raise PhaseFailed(phase, f"`{label}` timed out after {timeout or self.config.commandTimeoutSeconds:g} s", result.tail)
         return result
 
     def _record(self, out: PackageOutcome, phase: str, script: str, result: CommandResult | None) -> None:
@@ -320,7 +327,18 @@ class PackagePipeline:
     def quality(self, pkg: Package, out: PackageOutcome, build_output: str, test_output: str, tests_ok: bool | None) -> None:
         self.on_state(pkg.name, "checking", {})
         started = time.monotonic()
-        checks = [self.check_lint(pkg, out), self.check_typescript(pkg, out), self.check_coverage(pkg, out, test_output, tests_ok)]
+        checks = []
+        for gate in pkg.quality_checks or default_checks():
+            if gate.builtin == "lint":
+                check = self.check_lint(pkg, out)
+            elif gate.builtin == "typescript":
+                check = self.check_typescript(pkg, out)
+            elif gate.builtin == "coverage":
+                check = self.check_coverage(pkg, out, test_output, tests_ok)
+            else:
+                check = self.check_command(pkg, out, gate)
+            check.name = gate.name
+            checks.append(check)
         out.timings["quality"] = int((time.monotonic() - started) * 1000)
         failed = [c for c in checks if c.ran and not c.passed]
         for check in checks:
@@ -333,6 +351,23 @@ class PackagePipeline:
             for check in failed:
                 check.warning_only = True
             out.warnings.append(message)
+
+    def check_command(self, pkg: Package, out: PackageOutcome, gate: QualityCheck) -> CheckOutcome:
+        """A configured gate: its command in the package folder, its output read by its parser."""
+        assert gate.command
+        result = self._run(pkg, "quality", gate.name, list(gate.command), timeout=gate.timeoutSeconds)
+        self._record(out, "quality", gate.name, result)
+        text = result.read_output()
+        command = " ".join(gate.command)
+        failures = parse_output(gate.parser, result.exit_code, text, result.tail, command, pkg.dir, self.config.testing.minCoveragePercent)
+        meta: dict[str, Any] = {"exit_code": result.exit_code, "log": str(result.log_path), "parser": gate.parser, **failure_metadata(failures)}
+        if result.ok and not failures:
+            return CheckOutcome(gate.name, True, True, f"`{command}` passed", meta)
+        meta["output_tail"] = result.tail
+        counts = ", ".join(f"{n} {t}" for t, n in sorted(_count(failures).items()))
+        first = failures[0]
+        where = f" {first.location()}" if first.location() else ""
+        return CheckOutcome(gate.name, False, True, f"{counts}:{where} {first.message}"[:300], meta, failures=failures)
 
     def check_lint(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
         if "lint" not in pkg.scripts:

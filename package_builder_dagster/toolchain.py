@@ -277,7 +277,7 @@ def coverage_args(script: str) -> list[str] | None:
     words = script.split()
     runner = next((w for w in words if "=" not in w and w not in ("cross-env", "npx", "pnpm", "exec")), "")
     if runner == "vitest":
-        return ["--coverage.enabled=true", "--coverage.reporter=json-summary", "--coverage.reporter=text"]
+        return ["--coverage.enabled=true", "--coverage.reporter=json-summary", "--coverage.reporter=text", "--coverage.reportOnFailure=true"]
     if runner == "jest":
         return ["--coverage", "--coverageReporters=json-summary", "--coverageReporters=text"]
     return None

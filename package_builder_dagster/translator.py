@@ -8,7 +8,7 @@ import dagster as dg
 
 from .agents import file_hash
 from .graph import Package, WorkspaceGraph
-from .pipeline import QUALITY_CHECKS
+from .config import default_checks
 
 CHECK_DESCRIPTIONS = {
     "lint": "The package's `lint` script (ESLint) passes with no errors.",
@@ -76,5 +76,13 @@ class PackageTranslator:
         )
 
     def get_check_specs(self, pkg: Package) -> list[dg.AssetCheckSpec]:
+        """One asset check per quality gate of the package (the config's list, or its own)."""
         key = self.get_asset_key(pkg)
-        return [dg.AssetCheckSpec(name, asset=key, description=CHECK_DESCRIPTIONS[name]) for name in QUALITY_CHECKS]
+        specs = []
+        for check in pkg.quality_checks or default_checks():
+            if check.builtin:
+                description = CHECK_DESCRIPTIONS[check.builtin]
+            else:
+                description = f"`{' '.join(check.command)}` in the package folder, read with the `{check.parser}` parser."
+            specs.append(dg.AssetCheckSpec(check.name, asset=key, description=description))
+        return specs

@@ -44,7 +44,7 @@ def captured(toolchain, tmp_path_factory):
         "eslint": run("eslint", "src"),
         "tsc": run("tsc", "--noEmit", "-p", "tsconfig.json"),
         "vitest-json": run("vitest", "run", "--reporter=json"),
-        "vitest": run("vitest", "run", "--coverage.enabled=true", "--coverage.reporter=json-summary"),
+        "vitest": run("vitest", "run", "--coverage.enabled=true", "--coverage.reporter=json-summary", "--coverage.reportOnFailure=true"),
     }
     return pkg, out
 
