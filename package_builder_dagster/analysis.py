@@ -3,16 +3,8 @@ read back from the JSON reports of one run or of the runs in a date range. No Da
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
-
-
-def load_runs(run_dirs: list[Path]) -> list[dict[str, Any]]:
-    """Each run's suite summary (which embeds its package reports), oldest first."""
-    runs = [json.loads((d / "suite-summary.json").read_text()) for d in run_dirs]
-    return sorted(runs, key=lambda s: s.get("startTime") or s.get("timestamp") or "")
 
 
 def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .toolchain import first_error_line, typescript_diagnostics
+
 FAILURE_TYPES = ("lint", "typescript", "test", "coverage", "build", "unknown")
 
 
@@ -165,8 +167,6 @@ def parse_coverage_summary(package_dir: Path, minimum: float, command: str) -> l
 def parse_output(parser: str, exit_code: int | None, output: str, tail: str, command: str,
                  package_dir: Path, min_coverage: float) -> list[Failure]:
     """A check's failures. Whatever the parser, a non-zero exit with nothing recognised is one `unknown` failure."""
-    from .toolchain import typescript_diagnostics
-
     found: list[Failure]
     if parser == "eslint-json":
         found = parse_eslint_json(output, command, tail)
@@ -185,18 +185,21 @@ def parse_output(parser: str, exit_code: int | None, output: str, tail: str, com
     else:
         found = []
     if exit_code != 0 and not found:
-        from .toolchain import first_error_line
-
         found = [Failure("unknown", first_error_line(output) or f"exit code {exit_code}", command=command, output_tail=tail)]
     return found
 
 
-def failure_metadata(failures: list[Failure], shown: int = 5) -> dict[str, Any]:
-    """Counts per type and the first few messages, for an asset check's metadata."""
+def count_types(failures: list[Failure]) -> dict[str, int]:
+    """How many failures of each type, by type name."""
     counts: dict[str, int] = {}
     for f in failures:
         counts[f.type] = counts.get(f.type, 0) + 1
-    meta: dict[str, Any] = {f"failures_{t}": n for t, n in sorted(counts.items())}
+    return dict(sorted(counts.items()))
+
+
+def failure_metadata(failures: list[Failure], shown: int = 5) -> dict[str, Any]:
+    """Counts per type and the first few messages, for an asset check's metadata."""
+    meta: dict[str, Any] = {f"failures_{t}": n for t, n in count_types(failures).items()}
     if failures:
         meta["first_failures"] = "\n".join(
             f"{f.type} {f.location() + ' ' if f.location() else ''}{'(' + f.rule + ') ' if f.rule else ''}{f.message}"[:300] for f in failures[:shown])

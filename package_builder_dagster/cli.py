@@ -392,20 +392,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .analysis import analyze, load_runs
-    from .reports import find_runs
+    from .analysis import analyze
+    from .reports import find_runs, read_summaries
 
     config = _config(args)
     if args.until and not args.since:
         raise UsageError("--until needs --since")
     since, until = (args.date, args.date) if args.date else (args.since, args.until)
-    run_dirs = find_runs(config.reports_dir, args.run, since, until)
+    runs = read_summaries(find_runs(config.reports_dir, args.run, since, until))
     if not args.run and not since:
-        run_dirs = load_latest(run_dirs)
-    if not run_dirs:
+        runs = runs[-1:]  # the latest run
+    if not runs:
         what = f"run {args.run}" if args.run else f"dates {since or '…'} to {until or '…'}" if since else "any run"
         raise UsageError(f"no report to read for {what} in {config.reports_dir}")
-    result = analyze(load_runs(run_dirs))
+    result = analyze(runs)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -437,17 +437,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     use = par["meanSlotUtilization"]
     console.print(f"parallelism: {par['slots']} slot(s), mean utilization {f'{use:.0%}' if use is not None else 'n/a'}")
     return 0
-
-
-def load_latest(run_dirs: list[Path]) -> list[Path]:
-    """The run folder whose summary started last."""
-    def started(d: Path) -> str:
-        try:
-            data = json.loads((d / "suite-summary.json").read_text())
-        except (OSError, ValueError):
-            return ""
-        return data.get("startTime") or data.get("timestamp") or ""
-    return [max(run_dirs, key=started)] if run_dirs else []
 
 
 # ---- init-prompts ----------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from typing import Any, Callable
 
 from .config import BuildConfig, QualityCheck, default_checks
 from .agents import AgentError, Agents, FixAttempt, file_hash
-from .checks import Failure, eslint_stylish_failures, failure_metadata, failure_types, parse_output, typescript_failures
+from .checks import (
+    Failure, count_types, eslint_stylish_failures, failure_metadata, failure_types, parse_output, typescript_failures,
+)
 from .graph import Package, safe_name
 from .publish import PublishOutcome, Publisher, display_url
 from .toolchain import (
@@ -106,11 +108,9 @@ class PhaseFailed(Exception):
         self.failures, self.fixable = failures or [], fixable and bool(failures)
 
 
-def _count(failures: list[Failure]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for f in failures:
-        counts[f.type] = counts.get(f.type, 0) + 1
-    return counts
+def crashed(result: CommandResult) -> bool:
+    """Ended by a signal (or never started): no code edit fixes that."""
+    return result.exit_code is None or result.exit_code < 0 or result.exit_code >= 128
 
 
 def untested_reason(config: BuildConfig, tests_passed: bool | None) -> str | None:
@@ -289,9 +289,8 @@ class PackagePipeline:
                 error = format_diagnostic(diags[0]) if diags else first_error_line(text)
                 command = " ".join(self.pm.run_script(script)[-2:])
                 failures = typescript_failures(diags, command, result.tail) or [Failure("build", error, command=command, output_tail=result.tail)]
-                crashed = result.exit_code is None or result.exit_code < 0 or result.exit_code >= 128
                 raise PhaseFailed("build", f"`{script}` failed (exit {result.exit_code}): {error}", result.tail,
-                                  failures, fixable=self.fixable_runs and not crashed)
+                                  failures, fixable=self.fixable_runs and not crashed(result))
         return "\n".join(outputs)
 
     def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
@@ -319,8 +318,7 @@ class PackagePipeline:
                 message = f"`{chosen}` failed (exit {result.exit_code}): {first_error_line(text)}"
                 if testing.failOnError:
                     failures = [Failure("test", first_error_line(text), command=f"run {chosen}", output_tail=result.tail)]
-                    crashed = result.exit_code is None or result.exit_code < 0 or result.exit_code >= 128
-                    raise PhaseFailed("test", message, result.tail, failures, fixable=self.fixable_runs and not crashed)
+                    raise PhaseFailed("test", message, result.tail, failures, fixable=self.fixable_runs and not crashed(result))
                 out.warnings.append(message)
         return (ok if ran else None), "\n".join(outputs)
 
@@ -364,7 +362,7 @@ class PackagePipeline:
         if result.ok and not failures:
             return CheckOutcome(gate.name, True, True, f"`{command}` passed", meta)
         meta["output_tail"] = result.tail
-        counts = ", ".join(f"{n} {t}" for t, n in sorted(_count(failures).items()))
+        counts = ", ".join(f"{n} {t}" for t, n in count_types(failures).items())
         first = failures[0]
         where = f" {first.location()}" if first.location() else ""
         return CheckOutcome(gate.name, False, True, f"{counts}:{where} {first.message}"[:300], meta, failures=failures)

@@ -15,18 +15,21 @@ from pathlib import Path
 from typing import Any
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a report."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=str)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def lint_score(errors: int | None, warnings: int | None) -> float | None:
@@ -249,12 +252,15 @@ def _is_newer_or_same(summary: dict[str, Any], latest: Path) -> bool:
     return current.get("runId") == summary["runId"] or (current.get("startTime") or "") <= (summary.get("startTime") or "")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+def read_summaries(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    """The readable suite summaries of `run_dirs` (each embeds its package reports), oldest run first."""
+    runs = []
+    for run_dir in run_dirs:
+        try:
+            runs.append(json.loads((run_dir / "suite-summary.json").read_text()))
+        except (OSError, ValueError):
+            continue
+    return sorted(runs, key=lambda s: s.get("startTime") or s.get("timestamp") or "")
 
 
 def find_runs(reports_dir: Path, run: str | None = None, since: str | None = None, until: str | None = None) -> list[Path]:

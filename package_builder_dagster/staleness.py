@@ -3,12 +3,11 @@ since a git ref, and everything downstream of those. No package step runs to fin
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from .graph import WorkspaceGraph
-from .reports import find_runs
+from .reports import find_runs, read_summaries
 
 
 def stale_packages(instance: Any, graph: WorkspaceGraph, translator: Any, reports_dir: Path) -> dict[str, str]:
@@ -39,29 +38,16 @@ def with_downstream(graph: WorkspaceGraph, reasons: dict[str, str]) -> dict[str,
 
 def latest_statuses(reports_dir: Path) -> dict[str, str]:
     """Each package's status in the latest run that included it (from the runs' reports)."""
-    status: dict[str, tuple[str, str]] = {}
-    for run_dir in find_runs(reports_dir):
-        try:
-            summary = json.loads((run_dir / "suite-summary.json").read_text())
-        except (OSError, ValueError):
-            continue
-        started = summary.get("startTime") or ""
+    status: dict[str, str] = {}
+    for summary in read_summaries(find_runs(reports_dir)):  # oldest first: later runs overwrite
         for report in summary.get("packageReports", []):
-            name = report["packageName"]
-            if name not in status or status[name][0] <= started:
-                status[name] = (started, report["status"])
-    return {name: s for name, (_, s) in status.items()}
+            status[report["packageName"]] = report["status"]
+    return status
 
 
 def failed_in_latest_run(reports_dir: Path) -> set[str]:
     """The packages that failed or were blocked in the latest run."""
-    runs = []
-    for run_dir in find_runs(reports_dir):
-        try:
-            runs.append(json.loads((run_dir / "suite-summary.json").read_text()))
-        except (OSError, ValueError):
-            continue
+    runs = read_summaries(find_runs(reports_dir))
     if not runs:
         return set()
-    latest = max(runs, key=lambda s: s.get("startTime") or "")
-    return {r["packageName"] for r in latest["packageReports"] if r["status"] in ("failed", "blocked")}
+    return {r["packageName"] for r in runs[-1]["packageReports"] if r["status"] in ("failed", "blocked")}

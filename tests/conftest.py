@@ -56,6 +56,18 @@ def cli():
     return run_cli
 
 
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def git_commit_all(root: Path, message: str = "initial") -> Path:
+    """Commit everything in `root` (a git repository is made first when there is none)."""
+    if not (root / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", message]):
+        subprocess.run(cmd, cwd=root, check=True, env={**os.environ, **GIT_IDENTITY})
+    return root
+
+
 def workspace_instance(root: Path):
     """The Dagster instance `build` uses for the workspace at `root` (its production/.dagster)."""
     import dagster as dg

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, package_reports
+from conftest import REPO, git_commit_all, package_reports
 from package_builder_dagster.agents import init_prompts, select_prompt
 from package_builder_dagster.examples import PackageSpec, generate
 
@@ -24,14 +23,6 @@ def agent(name: str, *args: str) -> list[str]:
 def write_config(root: Path, **config) -> None:
     (root / "production" / "configs").mkdir(parents=True, exist_ok=True)
     (root / "production" / "configs" / "build-env.json").write_text(json.dumps(config))
-
-
-def git_commit_all(root: Path, message: str = "initial") -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    if not (root / ".git").exists():
-        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
-    subprocess.run(["git", "commit", "-qm", message], cwd=root, check=True, env=env)
 
 
 # ---- prompts ------------------------------------------------------------------------------------

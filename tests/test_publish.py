@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import package_reports, tool_path
+from conftest import git_commit_all, package_reports, tool_path
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.localregistry import start as start_registry
 from registry import FaultyProxy
@@ -34,28 +34,13 @@ def registry(tmp_path, toolchain):
     server.stop()
 
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-
-
-def commit_all(root: Path, message: str) -> None:
-    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", message]):
-        subprocess.run(cmd, cwd=root, check=True, env={**os.environ, **GIT_ENV})
-
-
-def git_workspace(root: Path) -> Path:
-    """Commit the generated workspace, so publishing.requireCleanWorkingDirectory holds."""
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
-    commit_all(root, "initial")
-    return root
-
-
 def workspace(tmp_path: Path, specs=SPECS, verify: list[str] | None = None, config: dict | None = None, **kwargs) -> Path:
     root = generate(tmp_path / "ws", [PackageSpec(s.short, s.category, list(s.deps), set(s.inject)) for s in specs], kind="trivial", **kwargs)
     data = {"verifyCommand": verify or ["node", "-e", "require('fs').writeFileSync('production/verified.txt', String(Date.now()))"]}
     data.update(config or {})
     (root / "production" / "configs").mkdir(parents=True)
     (root / "production" / "configs" / "build-env.json").write_text(json.dumps(data))
-    return git_workspace(root)
+    return git_commit_all(root)  # committed, so publishing.requireCleanWorkingDirectory holds
 
 
 def publish(cli, root: Path, registry_url: str, token: str, *extra: str, toolchain: Path | None = None):
@@ -125,7 +110,7 @@ def test_failed_package_and_its_dependents_are_not_published(tmp_path, cli, regi
     # After the fix, a re-run publishes only what is missing.
     (root / "packages/utilities/util-b/package.json").write_text(
         (root / "packages/utilities/util-b/package.json").read_text().replace("test fail", "test ok"))
-    commit_all(root, "fix")
+    git_commit_all(root, "fix")
     res = publish(cli, root, registry.url, registry.token)
     assert res.code == 0, res.output
     assert publish_status(root) == {
@@ -234,7 +219,7 @@ def test_pnpm_and_yarn_publish_real_versions_for_workspace_ranges(tmp_path, cli,
     root = workspace(tmp_path, specs, package_manager=manager, toolchain=toolchain)
     env = {**os.environ, "PATH": tool_path(toolchain), "YARN_ENABLE_TELEMETRY": "0", "YARN_ENABLE_IMMUTABLE_INSTALLS": "false"}
     subprocess.run([shutil.which(install[0], path=env["PATH"]), *install[1:]], cwd=root, env=env, check=True, capture_output=True)
-    commit_all(root, "lockfile")
+    git_commit_all(root, "lockfile")
     res = publish(cli, root, registry.url, registry.token, toolchain=toolchain)
     assert res.code == 0, res.output
     assert registry.packument("@ex/util-b")["versions"]["1.0.0"]["dependencies"] == {"@ex/core-a": "1.0.0"}
@@ -247,7 +232,7 @@ def test_npm_refuses_workspace_ranges_before_publishing(tmp_path, cli, registry)
     root = workspace(tmp_path, specs)
     manifest = root / "packages/utilities/util-b/package.json"
     manifest.write_text(manifest.read_text().replace('"^1.0.0"', '"workspace:*"'))
-    commit_all(root, "workspace range")
+    git_commit_all(root, "workspace range")
     res = publish(cli, root, registry.url, registry.token)
     assert res.code == 1
     assert "workspace:" in package_reports(root)["@ex/util-b"]["error"]

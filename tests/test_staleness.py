@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from conftest import REPO, workspace_instance
+from conftest import REPO, git_commit_all, workspace_instance
 from package_builder_dagster.examples import PackageSpec, generate
 
 SPECS = [
@@ -22,15 +22,11 @@ SPECS = [
     PackageSpec("val-d", "validator"),
     PackageSpec("leaf-e", "ui", ["val-d"]),
 ]
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
 
 
 def committed_workspace(tmp_path: Path, specs=SPECS) -> Path:
     root = generate(tmp_path / "ws", specs, kind="trivial")
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-qm", "initial"], cwd=root, check=True, env={**os.environ, **GIT_ENV})
-    return root
+    return git_commit_all(root)
 
 
 def started_builds(root: Path) -> list[str]:
