@@ -102,7 +102,7 @@ class Snapshot:
             dirs[:] = [d for d in dirs if d not in SKIP_DIRS and here / d not in skip]
             for name in names:
                 path = here / name
-                if name.endswith(".tsbuildinfo") or path.is_symlink():
+                if name.endswith(".tsbuildinfo") or path.is_symlink() or path in skip:  # e.g. an ignored log
                     continue
                 try:
                     size = path.stat().st_size

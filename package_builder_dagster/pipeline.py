@@ -227,10 +227,12 @@ class PackagePipeline:
         if attempt.outsideChanges:
             action = "reverted" if attempt.reverted else "kept"
             out.warnings.append(f"fix attempt {attempt.count} changed files outside {pkg.path} ({action}): {', '.join(attempt.outsideChanges[:10])}")
-        if attempt.outsideChanges or attempt.timedOut or not attempt.filesChanged:
-            return failure  # nothing to re-run: the same failures stand (or the attempt counts as failed)
+        if not attempt.filesChanged:
+            return failure  # nothing in the package changed: nothing to re-run, the same failures stand
+        # The package's own edits are always checked, even when the attempt counts as failed (edits
+        # outside reverted, or a timeout); otherwise they would stay unchecked by any later attempt.
         remaining = self.evaluate(pkg, out)
-        attempt.fixed = remaining is None
+        attempt.fixed = remaining is None and not (attempt.outsideChanges or attempt.timedOut)
         return remaining
 
     def verify_dependencies(self, pkg: Package) -> None:

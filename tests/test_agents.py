@@ -151,6 +151,22 @@ def test_edits_outside_the_package_are_reverted_and_reported(tmp_path, cli):
     assert any("outside packages/core/broken (reverted)" in w for w in package_reports(root)["@ex/broken"]["warnings"])
 
 
+def test_own_edits_are_checked_even_when_the_attempt_also_edited_outside(tmp_path, cli):
+    specs = [PackageSpec("broken", "core", inject={"build-fail"}), PackageSpec("other", "validator")]
+    root = generate(tmp_path / "ws", specs, kind="trivial")
+    other = root / "packages/validators/other/package.json"
+    before = other.read_text()
+    command = agent("edit_outside.py", str(root), str(other), "--also-fix", "{package_dir}")
+    write_config(root, agents={"fix": {"command": command, "maxAttempts": 1}})
+    git_commit_all(root)
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 0, res.output  # the package's own fix was checked, and it works
+    [attempt] = package_reports(root)["@ex/broken"]["fixAttempts"]
+    assert attempt["filesChanged"] == ["packages/core/broken/package.json"] and attempt["reverted"] is True
+    assert attempt["fixed"] is False  # the attempt still counts as failed: it edited outside its package
+    assert other.read_text() == before
+
+
 def test_hanging_agent_is_killed_at_its_timeout(tmp_path, cli):
     root = generate(tmp_path / "ws", [PackageSpec("broken", "core", inject={"build-fail"})], kind="trivial")
     pids = tmp_path / "pids.txt"

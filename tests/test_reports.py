@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, workspace_instance
+from conftest import REPO, git_commit_all, workspace_instance
 from package_builder_dagster.examples import PackageSpec, generate
 
 AGENT = [sys.executable, str(REPO / "tests" / "agents" / "fix_code.py"), "{prompt_file}", "{package_dir}"]
@@ -38,7 +38,7 @@ def red_workspace(tmp_path):
     root = generate(tmp_path / "ws", SPECS, kind="trivial")
     (root / "production" / "configs").mkdir(parents=True)
     (root / "production" / "configs" / "build-env.json").write_text(json.dumps({"agents": {"fix": {"command": AGENT, "maxAttempts": 2}}}))
-    return root
+    return git_commit_all(root)  # a git work tree: build logs that git ignores are never taken for an agent's edits
 
 
 def run_dirs(root: Path) -> list[Path]:
