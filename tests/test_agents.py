@@ -136,25 +136,29 @@ def test_unfixable_package_fails_after_three_attempts_independent_ones_succeed(t
 
 
 def test_edits_outside_the_package_are_reverted_and_reported(tmp_path, cli):
-    specs = [PackageSpec("broken", "core", inject={"build-fail"}), PackageSpec("other", "validator")]
+    # `other` builds only after `broken`: a package building while the agent writes its files could read
+    # them half-written, fail, and get the same (misbehaving) agent for its own fix.
+    specs = [PackageSpec("broken", "core", inject={"build-fail"}), PackageSpec("other", "utility", ["broken"])]
     root = generate(tmp_path / "ws", specs, kind="trivial")
-    other = root / "packages/validators/other/package.json"
+    other = root / "packages/utilities/other/package.json"
     before = other.read_text()
     write_config(root, agents={"fix": {"command": agent("edit_outside.py", str(root), str(other)), "maxAttempts": 1}})
     git_commit_all(root)  # what git ignores (build outputs, logs) is never taken for the agent's edits
     res = cli("build", "--workspace", str(root))
     assert res.code == 1
     attempt = package_reports(root)["@ex/broken"]["fixAttempts"][0]
-    assert sorted(attempt["outsideChanges"]) == ["AGENT_WAS_HERE.txt", "packages/validators/other/package.json"]
+    assert sorted(attempt["outsideChanges"]) == ["AGENT_WAS_HERE.txt", "packages/utilities/other/package.json"]
     assert attempt["reverted"] is True and attempt["filesChanged"] == []
     assert other.read_text() == before and not (root / "AGENT_WAS_HERE.txt").exists()
     assert any("outside packages/core/broken (reverted)" in w for w in package_reports(root)["@ex/broken"]["warnings"])
 
 
 def test_own_edits_are_checked_even_when_the_attempt_also_edited_outside(tmp_path, cli):
-    specs = [PackageSpec("broken", "core", inject={"build-fail"}), PackageSpec("other", "validator")]
+    # `other` builds only after `broken`: a package building while the agent writes its files could read
+    # them half-written, fail, and get the same (misbehaving) agent for its own fix.
+    specs = [PackageSpec("broken", "core", inject={"build-fail"}), PackageSpec("other", "utility", ["broken"])]
     root = generate(tmp_path / "ws", specs, kind="trivial")
-    other = root / "packages/validators/other/package.json"
+    other = root / "packages/utilities/other/package.json"
     before = other.read_text()
     command = agent("edit_outside.py", str(root), str(other), "--also-fix", "{package_dir}")
     write_config(root, agents={"fix": {"command": command, "maxAttempts": 1}})
