@@ -52,6 +52,7 @@ class Package:
     plan_path: Path | None = None  # set by assign_plan_paths
     code_version: str | None = None  # set by versions.assign_code_versions
     quality_checks: list[Any] = field(default_factory=list)  # config.QualityCheck, resolved for this package
+    undeclared_imports: list[Any] = field(default_factory=list)  # imports.UndeclaredImport found in its files
 
     @property
     def scope(self) -> str | None:

@@ -24,7 +24,11 @@ from .toolchain import (
     CommandResult,
     CommandRunner,
     PackageManager,
-    coverage_args,
+    COVERAGE_ARGS,
+    flags_rejected,
+    missing_coverage_provider,
+    module_not_found,
+    test_runner,
     eslint_counts,
     find_bin,
     first_error_line,
@@ -93,6 +97,7 @@ class PackageOutcome:
     fix_attempts: list[FixAttempt] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)  # what remained when the package failed
     fix_commit: str | None = None  # the commit of the fixes, when publishing committed them
+    coverage_note: str | None = None  # why coverage was not measured, when the tool knows
 
     @property
     def ok(self) -> bool:
@@ -296,10 +301,11 @@ class PackagePipeline:
         return "\n".join(outputs)
 
     def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
-        """Run the test scripts (with coverage where the runner is known); None when none ran."""
+        """Run the test scripts (with coverage where the runner can measure it); None when none ran."""
         self.on_state(pkg.name, "testing", {})
         testing = self.config.testing
         ran, ok, outputs = False, True, []
+        out.coverage_note = None
         (pkg.dir / "coverage" / "coverage-summary.json").unlink(missing_ok=True)  # never read a stale summary
         for script in self.config.phases.get("test", []):
             chosen = script
@@ -308,21 +314,52 @@ class PackagePipeline:
             if chosen not in pkg.scripts:
                 self._record(out, "test", script, None)
                 continue
-            args = coverage_args(pkg.scripts[chosen]) if testing.enableCoverage and chosen == script else None
+            args = self._coverage_args(pkg, out, pkg.scripts[chosen]) if testing.enableCoverage and chosen == script else None
             result = self._run(pkg, "test", chosen, self.pm.run_script(chosen, args or []))
+            text = result.read_output()
+            rejected = flags_rejected(text) if args and not result.ok else None
+            if rejected:  # never fail a package through flags of this tool's: the package's own run counts
+                self._record(out, "test", f"{chosen} (with coverage flags)", result)
+                out.timings["test"] += result.duration_ms
+                out.warnings.append(f"`{chosen}` failed with this tool's coverage flags ({rejected}); ran it again as the package defines it")
+                out.coverage_note = "not measured: the test runner rejected the coverage flags"
+                result = self._run(pkg, "test", f"{chosen}-without-coverage", self.pm.run_script(chosen))
+                text = result.read_output()
             self._record(out, "test", chosen, result)
             out.timings["test"] += result.duration_ms
             ran = True
-            text = result.read_output()
             outputs.append(text)
             if not result.ok:
                 ok = False
                 message = f"`{chosen}` failed (exit {result.exit_code}): {first_error_line(text)}"
+                hint = self._undeclared_hint(pkg, text)
+                if hint:
+                    message += f" ({hint})"
                 if testing.failOnError:
                     failures = [Failure("test", first_error_line(text), command=f"run {chosen}", output_tail=result.tail)]
                     raise PhaseFailed("test", message, result.tail, failures, fixable=self.fixable_runs and not crashed(result))
                 out.warnings.append(message)
         return (ok if ran else None), "\n".join(outputs)
+
+    def _coverage_args(self, pkg: Package, out: PackageOutcome, script: str) -> list[str] | None:
+        """This tool's coverage flags for a test script, only where its runner can measure coverage."""
+        runner = test_runner(script)
+        if runner is None:
+            return None
+        missing = missing_coverage_provider(runner, pkg.dir)
+        if missing:
+            out.coverage_note = f"not measured: {missing}"
+            out.warnings.append(f"coverage {out.coverage_note}")
+            return None
+        return list(COVERAGE_ARGS[runner])
+
+    def _undeclared_hint(self, pkg: Package, output: str) -> str | None:
+        """When a test failed to resolve a workspace package it imports without declaring it: say so."""
+        for finding in pkg.undeclared_imports:
+            if module_not_found(output, finding.imported):
+                return (f"{finding.message()}; it may not be built yet: declare it, or set undeclaredDependencies "
+                        f'"order" or scheduling.testsAfter "all-builds"')
+        return None
 
     def quality(self, pkg: Package, out: PackageOutcome, build_output: str, test_output: str, tests_ok: bool | None) -> None:
         self.on_state(pkg.name, "checking", {})
@@ -413,7 +450,7 @@ class PackagePipeline:
             return CheckOutcome("coverage", True, False, "not run: the package has no test script")
         cov = read_coverage(pkg.dir, test_output)
         if cov is None:
-            return CheckOutcome("coverage", True, False, "not measured: the test run wrote no coverage summary")
+            return CheckOutcome("coverage", True, False, out.coverage_note or "not measured: the test run wrote no coverage summary")
         out.coverage = cov
         pct = cov.get("lines", cov.get("statements", 0.0))
         meta: dict[str, Any] = {f"{k}_pct": v for k, v in cov.items()}

@@ -272,15 +272,59 @@ def read_coverage(package_dir: Path, output: str) -> dict[str, float] | None:
     return None
 
 
-def coverage_args(script: str) -> list[str] | None:
-    """Arguments that make this test script's runner write a coverage summary; None if unknown."""
+COVERAGE_ARGS: dict[str, list[str]] = {
+    "vitest": ["--coverage.enabled=true", "--coverage.reporter=json-summary", "--coverage.reporter=text", "--coverage.reportOnFailure=true"],
+    "jest": ["--coverage", "--coverageReporters=json-summary", "--coverageReporters=text"],
+}
+VITEST_COVERAGE_PROVIDERS = ("@vitest/coverage-v8", "@vitest/coverage-istanbul")
+# What a test run prints when flags this tool added are the cause of its failure.
+_FLAGS_REJECTED = re.compile(
+    r"MISSING DEPENDENCY|(?:Cannot find|Failed to load).*@vitest/coverage-|Failed to load coverage provider"
+    r"|[Uu]nknown (?:option|argument|flag)|Unrecognized CLI Parameter|does not meet (?:the )?(?:global )?threshold"
+)
+
+
+def test_runner(script: str) -> str | None:
+    """`vitest` or `jest` when a test script runs one of them directly; None for anything else."""
     words = script.split()
     runner = next((w for w in words if "=" not in w and w not in ("cross-env", "npx", "pnpm", "exec")), "")
-    if runner == "vitest":
-        return ["--coverage.enabled=true", "--coverage.reporter=json-summary", "--coverage.reporter=text", "--coverage.reportOnFailure=true"]
-    if runner == "jest":
-        return ["--coverage", "--coverageReporters=json-summary", "--coverageReporters=text"]
+    return runner if runner in COVERAGE_ARGS else None
+
+
+def coverage_args(script: str) -> list[str] | None:
+    """Arguments that make this test script's runner write a coverage summary; None if unknown."""
+    runner = test_runner(script)
+    return list(COVERAGE_ARGS[runner]) if runner else None
+
+
+def resolves(start: Path, module: str) -> bool:
+    """Whether Node finds `module` from folder `start` (its node_modules or a parent's)."""
+    return any((folder / "node_modules" / module / "package.json").is_file() for folder in (start, *start.parents))
+
+
+def missing_coverage_provider(runner: str, package_dir: Path) -> str | None:
+    """Why `runner` cannot measure coverage from `package_dir`, or None (jest's coverage is built in)."""
+    if runner == "vitest" and not any(resolves(package_dir, m) for m in VITEST_COVERAGE_PROVIDERS):
+        return "no coverage provider installed (" + " or ".join(VITEST_COVERAGE_PROVIDERS) + ")"
     return None
+
+
+def flags_rejected(output: str) -> str | None:
+    """The line saying a run failed because of flags this tool added (unknown option, missing coverage
+    dependency, a coverage threshold only coverage mode enforces), or None."""
+    for line in output.splitlines():
+        if _FLAGS_REJECTED.search(line):
+            return line.strip()[:300]
+    return None
+
+
+_NOT_FOUND = re.compile(r"Cannot find (?:module|package)|Failed to (?:resolve|load url)|ERR_MODULE_NOT_FOUND|Could not resolve|MODULE_NOT_FOUND")
+
+
+def module_not_found(output: str, package: str) -> bool:
+    """Whether a run's output says module `package` (or a file in it) could not be resolved."""
+    name = re.compile(r"(?<![\w@/.-])" + re.escape(package) + r"(?![\w-])")
+    return any(_NOT_FOUND.search(line) and name.search(line) for line in output.splitlines())
 
 
 def first_error_line(text: str) -> str:

@@ -1,0 +1,80 @@
+"""What real monorepos do that generated ones did not: packages without a coverage provider, test
+runners that reject this tool's flags, undeclared workspace imports, linters other than ESLint."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import package_reports, workspace_instance
+from package_builder_dagster.examples import PackageSpec, generate
+
+FAKE_VITEST = """#!/usr/bin/env node
+// A vitest that cannot load its coverage provider (as with a provider of another vitest version).
+if (process.argv.some((a) => a.startsWith("--coverage"))) {
+  console.error(" MISSING DEPENDENCY  Cannot find dependency '@vitest/coverage-v8'");
+  process.exit(1);
+}
+console.log(" Test Files  1 passed (1)");
+"""
+
+
+def _set_scripts(folder: Path, **scripts: str) -> None:
+    manifest = json.loads((folder / "package.json").read_text())
+    manifest["scripts"].update(scripts)
+    (folder / "package.json").write_text(json.dumps(manifest, indent=2))
+
+
+@pytest.mark.slow
+def test_coverage_only_where_a_provider_resolves(tmp_path, cli, toolchain):
+    """A vitest package without a coverage provider passes with coverage "not measured"; one with a
+    provider (in its own node_modules) still gets its figure."""
+    root = generate(tmp_path / "ws", [PackageSpec("bare", "core"), PackageSpec("measured", "core")], toolchain=toolchain)
+    scoped = root / "node_modules" / "@vitest"
+    scoped.unlink()  # the shared toolchain link: replace it with everything but the providers
+    scoped.mkdir()
+    for entry in (toolchain / "node_modules" / "@vitest").iterdir():
+        if not entry.name.startswith("coverage-"):
+            (scoped / entry.name).symlink_to(entry.resolve())
+    own = root / "packages" / "core" / "measured" / "node_modules" / "@vitest"
+    own.mkdir(parents=True)
+    (own / "coverage-v8").symlink_to((toolchain / "node_modules" / "@vitest" / "coverage-v8").resolve())
+
+    res = cli("build", "--workspace", str(root), "--concurrency", "2")
+    assert res.code == 0, res.output
+    reports = package_reports(root)
+    assert reports["@ex/bare"]["quality"]["testCoverage"] is None
+    assert any("not measured: no coverage provider installed" in w for w in reports["@ex/bare"]["warnings"])
+    assert reports["@ex/measured"]["quality"]["testCoverage"] == 100.0
+    import dagster as dg
+
+    instance = workspace_instance(root)
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey(["ex", "bare"]), "coverage")])
+    evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
+    assert evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description.startswith("not measured: no coverage provider installed")
+
+
+def test_flags_the_runner_rejects_are_dropped_for_a_second_run(tmp_path, cli):
+    """A test run that fails only because of this tool's coverage flags runs again without them;
+    only that second run counts, and a warning says so."""
+    root = generate(tmp_path / "ws", [PackageSpec("p", None)], kind="trivial")
+    pkg = root / "packages" / "p"
+    _set_scripts(pkg, test="vitest run")
+    (pkg / "node_modules" / ".bin").mkdir(parents=True)
+    (pkg / "node_modules" / "@vitest" / "coverage-v8").mkdir(parents=True)
+    (pkg / "node_modules" / "@vitest" / "coverage-v8" / "package.json").write_text('{"name": "@vitest/coverage-v8"}')
+    fake = pkg / "node_modules" / ".bin" / "vitest"
+    fake.write_text(FAKE_VITEST)
+    fake.chmod(0o755)
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 0, res.output
+    report = package_reports(root)["@ex/p"]
+    assert report["status"] == "success"
+    assert any("coverage flags" in w and "MISSING DEPENDENCY" in w for w in report["warnings"])
+    logs = sorted(p.name for p in (root / "production" / "logs").glob("*/@ex__p/test-*.log"))
+    assert logs == ["test-test-without-coverage.log", "test-test.log"]
