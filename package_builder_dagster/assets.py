@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import dagster as dg
 
 from .agents import Agents
+from .cache.package_cache import PackageCache, make_artifact_cache
 from .config import BuildConfig
 from .events import final_states, outcome_payload, state_message
 from .graph import WorkspaceGraph
@@ -57,10 +58,32 @@ def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) ->
         meta["lint_score"] = score
     if outcome.publish:
         meta.update(publish_metadata(outcome.publish))
+    meta.update(cache_metadata(outcome))
     if outcome.warnings:
         meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in outcome.warnings))
     steps = [f"| {s.phase} | `{s.script}` | {s.status} | {s.duration_ms} |" for s in outcome.steps]
     meta["steps"] = dg.MetadataValue.md("| phase | script | status | ms |\n|---|---|---|---|\n" + "\n".join(steps))
+    return meta
+
+
+MAX_LISTED_OUTPUTS = 5000
+
+
+def cache_metadata(outcome: PackageOutcome) -> dict[str, Any]:
+    """The outputs (list and digest) and what the artifact cache did: hit or miss, key, source, time saved."""
+    meta: dict[str, Any] = {}
+    if outcome.outputs_digest is not None:
+        meta["outputs_digest"] = outcome.outputs_digest
+        meta["outputs_count"] = len(outcome.outputs)
+        meta["outputs"] = dg.MetadataValue.json(outcome.outputs[:MAX_LISTED_OUTPUTS])
+    info = outcome.cache
+    if info is not None:
+        meta["cache_key"] = info.key
+        meta["cache_hit"] = info.hit
+        if info.hit:
+            meta["restored_from"] = info.source
+            meta["restore_ms"] = info.restore_ms
+            meta["build_time_saved_ms"] = info.saved_ms
     return meta
 
 
@@ -142,6 +165,11 @@ def run_packages(
     logs_dir = config.logs_dir / run_id
     publisher = make_publisher(config, graph, pm, runner, context.log)
     agents = Agents(config, graph, pm, runner, logs_dir)
+    artifacts = make_artifact_cache(config, context.log.warning)
+    cache = PackageCache(artifacts, logs_dir, context.log.warning) if artifacts else None
+    if artifacts:
+        stores = [s.name for s in (artifacts.local, artifacts.remote) if s is not None]
+        context.log.info(f"artifact cache: {' + '.join(stores)}")
     if publisher and config.dagster.grouping == "per-package":  # earlier steps of this run ran elsewhere
         names = translator_names(graph, translator)
         for key, meta in materializations_in_run(context.instance, run_id).items():
@@ -152,7 +180,7 @@ def run_packages(
     failed: list[PackageOutcome] = []
 
     def build(name: str, on_state: Any) -> PackageOutcome:
-        return PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents).run(graph[name])
+        return PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache).run(graph[name])
 
     context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {config.maxConcurrentBuilds} at a time")
     completed = False
@@ -181,10 +209,14 @@ def run_packages(
                     passed=check.passed,
                     severity=dg.AssetCheckSeverity.WARN if (check.warning_only or not check.ran) else dg.AssetCheckSeverity.ERROR,
                     description=check.description,
-                    metadata={k: v for k, v in {**check.metadata, "ran": check.ran}.items() if k != "output_tail"}
+                    metadata={k: v for k, v in {**check.metadata, "ran": check.ran}.items() if k != "output_tail" and not isinstance(v, (dict, list))}
                     | ({"output_tail": dg.MetadataValue.md(f"```\n{check.metadata['output_tail']}\n```")} if check.metadata.get("output_tail") else {}),
                 )
         completed = True
+        if cache is not None:  # the run (or this step) ends only after every artifact is stored
+            cache.wait()
+            context.log.info(f"artifact cache: {artifacts.hits_local} local hit(s), {artifacts.hits_remote} remote hit(s), "
+                             f"{artifacts.misses} miss(es), {artifacts.puts} stored")
     finally:
         if not completed:  # interrupted (Ctrl-C, terminate from the UI) or crashed: kill every command
             runner.cancel()

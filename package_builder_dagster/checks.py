@@ -204,3 +204,56 @@ def failure_metadata(failures: list[Failure], shown: int = 5) -> dict[str, Any]:
         meta["first_failures"] = "\n".join(
             f"{f.type} {f.location() + ' ' if f.location() else ''}{'(' + f.rule + ') ' if f.rule else ''}{f.message}"[:300] for f in failures[:shown])
     return meta
+
+
+# ---- any linter: `file:line[:col]: message` lines ------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_LINTER_LINE = re.compile(r"^(?:\./)?(?P<file>[^\s:]*[./][^\s:]*):(?P<line>\d+)(?::(?P<col>\d+))?:(?!\d)\s*(?P<msg>\S.*?)\s*$")
+_LINTER_NOT_FINDING = ("npm ", "> ", "$ ", "# in ")
+_LINTER_SEVERITY = re.compile(r"^(?:fatal\s+)?(?P<sev>error|warning|warn|note|info|style|hint|debug)\s*(?:\[[^\]]*\])?\s*:\s*",
+                              re.IGNORECASE)
+_LINTER_CODE = re.compile(r"^(?P<rule>[A-Z]{1,4}\d{2,5})\b(?:\s*\[\*\])?\s*")
+_LINTER_RULE_SUFFIX = re.compile(r"\s*(?:\[(?:(?P<sev>Error|Warning)/(?P<unix>[^\]\s]+)|(?P<bracket>[A-Z]{1,4}\d{2,5}))\]"
+                                 r"|\((?P<paren>@?[a-z][\w.-]*(?:/[\w.-]+)*)\))$")
+
+
+def parse_linter_lines(output: str, command: str | None, tail: str | None, failure_type: str = "lint") -> list[Failure]:
+    """Findings printed as `file:line[:col]: message` or `file:line[:col]:message` (one per line), by any linter.
+
+    buf (`proto/a.proto:12:3:Field name ...`), ruff/flake8/pyflakes (`a.py:1:8: F401 ...`),
+    shellcheck `-f gcc` (`a.sh:3:1: error: ... [SC1035]`), ESLint's `unix` format, and the like. The
+    file part must look like a path (no spaces or colons, a `.` or `/` in it, a letter, not an IP
+    address); the line must be followed by `:` and a message (so tsc's `a.ts:4:10 - error` and
+    markdownlint's `a.md:3 MD012` are not this shape), and the line must not be indented (ESLint's
+    stylish `  3:7  error ...` and Node stack frames are not findings). Lines starting `npm `, `> `,
+    `$ `, `# in ` and URLs are skipped. A message starting `warning:`, `note:`, `info:`, `style:`
+    (or `[Warning/rule]` at the end) is not a failure; `error:` is dropped from the message. The rule
+    is a leading code (`F401`, ruff's `[*]` fix marker dropped) or a `[SC2086]`, `[Error/rule]` or
+    `(rule-name)` suffix, else None."""
+    failures = []
+    for raw in output.splitlines():
+        line = _ANSI.sub("", raw).rstrip()
+        if line.startswith(_LINTER_NOT_FINDING) or re.match(r"^[A-Za-z][\w+.-]*://", line):
+            continue
+        m = _LINTER_LINE.match(line)
+        if not m or not re.search(r"[A-Za-z]", m["file"]) or re.fullmatch(r"[\d.]+", m["file"]):
+            continue
+        msg, rule = m["msg"], None
+        sev = _LINTER_SEVERITY.match(msg)
+        if sev:
+            if sev["sev"].lower() != "error":
+                continue
+            msg = msg[sev.end():]
+        code = _LINTER_CODE.match(msg)
+        if code and msg[code.end():]:
+            rule, msg = code["rule"], msg[code.end():]
+        suffix = _LINTER_RULE_SUFFIX.search(msg)
+        if suffix and msg[:suffix.start()].strip():
+            if suffix["sev"] == "Warning":
+                continue
+            if suffix["paren"] is None or "-" in suffix["paren"] or "/" in suffix["paren"]:
+                rule = rule or suffix["unix"] or suffix["bracket"] or suffix["paren"]
+                msg = msg[:suffix.start()]
+        failures.append(Failure(failure_type, msg.strip(), m["file"], int(m["line"]), rule, command, tail))
+    return failures

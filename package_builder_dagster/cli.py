@@ -24,7 +24,7 @@ from .config import BuildConfig, UsageError, find_config_file, load_config
 INVOCATION_TAG = "package-builder/invocation"
 STATE_STYLES = {
     "queued": "dim", "planning": "cyan", "verifying": "cyan", "building": "blue", "testing": "magenta", "checking": "yellow",
-    "fixing": "yellow", "publishing": "cyan", "done": "green", "failed": "bold red", "blocked": "red",
+    "fixing": "yellow", "publishing": "cyan", "restoring": "cyan", "done": "green", "failed": "bold red", "blocked": "red",
 }
 
 
@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--publish", action="store_true", help="publish each package that passed (publishing.enabled)")
     b.add_argument("--publish-dry-run", action="store_true", help="run the publish commands with --dry-run (implies --publish)")
     b.add_argument("--registry", help="npm registry URL (npmRegistry; env PACKAGE_BUILDER_REGISTRY)")
+    b.add_argument("--cache", choices=["local", "remote", "both", "off"],
+                   help="artifact stores to use (cache.mode; default both with cache.remote.url, else local)")
 
     u = sub.add_parser("ui", help="the Dagster UI over this workspace's instance")
     common(u, plan=False)
@@ -104,6 +106,8 @@ def _config(args: argparse.Namespace) -> BuildConfig:
         overrides[("publishing", "dryRun")] = True
     if getattr(args, "registry", None):
         overrides[("npmRegistry",)] = args.registry
+    if getattr(args, "cache", None):
+        overrides[("cache", "mode")] = args.cache
     config = load_config(args.config, overrides, args.workspace)
     config.root  # noqa: B018 - raises the "no workspace" error early
     return config
@@ -123,6 +127,7 @@ def _export_env(args: argparse.Namespace, config: BuildConfig) -> None:
         ("PACKAGE_BUILDER_REGISTRY", config.npmRegistry),
         ("PACKAGE_BUILDER_PUBLISH", "true" if config.publishing.enabled else None),
         ("PACKAGE_BUILDER_PUBLISH_DRY_RUN", "true" if config.publishing.dryRun else None),
+        ("PACKAGE_BUILDER_CACHE", config.cache.mode),
     ):
         if value is not None:
             os.environ[env] = str(value)
@@ -161,7 +166,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .definitions import build_definitions, discover_for, package_job
     from .instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
     from .sensors import record_run
-    from .staleness import failed_in_latest_run, stale_packages, with_downstream
+    from .staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
     from .versions import changed_packages
     from .selection import resolve_selection
     from .toolchain import detect_package_manager, _which
@@ -219,6 +224,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         if missing:
             console.print(f"added {len(missing)} upstream package(s) never built successfully: {', '.join(missing)}")
             keys |= {translator.get_asset_key(graph[n]) for n in missing}
+        absent = missing_outputs_of(instance, graph, translator, graph.upstream(chosen) - chosen - set(missing))
+        if absent:  # a fresh checkout: their outputs come back from the cache (or a rebuild)
+            console.print(f"added {len(absent)} upstream package(s) whose outputs are missing: {', '.join(sorted(absent))}")
+            keys |= {translator.get_asset_key(graph[n]) for n in absent}
     selected = [n for n in graph.packages if translator.get_asset_key(graph[n]) in keys]
     if not keys:
         console.print("nothing to do: the selection names no package")
@@ -273,6 +282,10 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
             publish[status] = publish.get(status, 0) + 1
     if publish:
         console.print("publish: " + " · ".join(f"{count} {status}" for status, count in sorted(publish.items())))
+    cache = summary.get("cache") or {}
+    if cache.get("hits") or cache.get("misses"):
+        console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
+                      f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
     for n in failed:
         st = states[n]
         console.print(f"  [bold red]failed[/]  {escape(n)} in {st.get('phase')}: {escape(str(st.get('error')))}")
@@ -348,7 +361,8 @@ class _ProgressWatcher:
                     elif state == "blocked":
                         extra = f" by {st.get('blocked_by')}"
                     elif state == "done":
-                        extra = f" ({st.get('duration_ms', 0) / 1000:.1f} s)"
+                        hit = (st.get("cache") or {}).get("hit")
+                        extra = f" ({st.get('duration_ms', 0) / 1000:.1f} s{', restored from ' + str(st['cache'].get('source')) + ' cache' if hit else ''})"
                     style = STATE_STYLES.get(state, "default")
                     progress.console.print(f"{st['time'][11:19]} {escape(name):<40} [{style}]{state}[/]{escape(extra)}")
                     if state in TERMINAL and name not in finished:

@@ -100,6 +100,32 @@ class DagsterConfig(_Model):
     grouping: Literal["all", "per-package"] = "all"
 
 
+class LocalCacheConfig(_Model):
+    """The local artifact store: on by default, under the user's cache directory."""
+
+    enabled: bool = True
+    dir: Path | None = None  # default $PACKAGE_BUILDER_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, /package-builder/artifacts
+    maxSizeMB: int = Field(default=10240, ge=1)
+
+
+class RemoteCacheConfig(_Model):
+    """A remote store speaking Turborepo's Remote Cache HTTP API (e.g. the open-source turborepo-remote-cache)."""
+
+    url: str | None = None
+    team: str | None = None  # `team_…` is sent as teamId, anything else as slug
+    tokenEnv: str = "TURBO_TOKEN"  # the environment variable holding the bearer token (never the token itself)
+    readOnly: bool = False  # for forks and pull requests: read, never write
+    signatureKeyEnv: str | None = None  # environment variable with the HMAC-SHA256 key (x-artifact-tag)
+    timeoutSeconds: float = Field(default=10.0, gt=0)
+
+
+class CacheConfig(_Model):
+    local: LocalCacheConfig = LocalCacheConfig()
+    remote: RemoteCacheConfig = RemoteCacheConfig()
+    env: list[str] = Field(default_factory=list)  # variables whose values (hashed) are part of every cache key
+    mode: Literal["local", "remote", "both", "off"] | None = None  # default: both with a remote url, else local
+
+
 class BuildConfig(_Model):
     """The seed's build-env.json, with `temporal` replaced by `dagster`."""
 
@@ -122,6 +148,9 @@ class BuildConfig(_Model):
     verifyCommand: list[str] | None = None
     plansDir: Path | None = None  # default <workspace>/plans/packages
     agents: AgentsConfig = AgentsConfig()
+    undeclaredDependencies: Literal["warn", "error", "order"] = "warn"
+    outputs: list[str] | None = None  # output globs for every package (packageBuilder.outputs wins); None: detect
+    cache: CacheConfig = CacheConfig()
 
     # ---- resolved locations -------------------------------------------------------------
     @property
@@ -141,6 +170,13 @@ class BuildConfig(_Model):
     @property
     def prompts_dir(self) -> Path:
         return self.root / (self.agents.fix.promptsDir or Path(".claude") / "agents" / "fix-prompts")
+
+    @property
+    def cache_mode(self) -> str:
+        """Which stores a build uses: `cache.mode` (--cache), else both with a remote url, else local."""
+        if self.cache.mode:
+            return self.cache.mode
+        return "both" if self.cache.remote.url else "local"
 
     @property
     def logs_dir(self) -> Path:
@@ -172,7 +208,7 @@ class BuildConfig(_Model):
 
 
 # Path-valued keys that resolve against the config file's folder.
-_PATH_KEYS = [("workspaceRoot",), ("masterPlan",), ("reportsDir",), ("dagster", "home")]
+_PATH_KEYS = [("workspaceRoot",), ("masterPlan",), ("reportsDir",), ("dagster", "home"), ("cache", "local", "dir")]
 
 # Environment variables, each overriding one key of the file.
 ENV_KEYS: dict[str, tuple[str, ...]] = {
@@ -184,6 +220,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PACKAGE_BUILDER_REGISTRY": ("npmRegistry",),
     "PACKAGE_BUILDER_PUBLISH": ("publishing", "enabled"),
     "PACKAGE_BUILDER_PUBLISH_DRY_RUN": ("publishing", "dryRun"),
+    "PACKAGE_BUILDER_CACHE": ("cache", "mode"),
     "NPM_TOKEN": ("npmToken",),
 }
 

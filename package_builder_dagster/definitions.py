@@ -17,7 +17,9 @@ from .config import ENV_KEYS, BuildConfig, load_config
 from .graph import WorkspaceGraph, assign_plan_paths, discover
 from .resources import PackageManagerResource
 from .sensors import build_change_sensors, build_report_sensors
-from .versions import assign_code_versions
+from .cache.keys import assign_cache_keys
+from .toolchain import ToolMissing, detect_package_manager
+from .versions import assign_code_versions, output_globs
 from .translator import PackageTranslator
 
 JOB_NAME = "build_packages"
@@ -29,7 +31,13 @@ def discover_for(config: BuildConfig) -> WorkspaceGraph:
     assign_plan_paths(graph, config.plans_dir)
     for pkg in graph:
         pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality")
+        pkg.output_globs = output_globs(config, pkg)
     assign_code_versions(graph, config)
+    try:
+        pm = detect_package_manager(graph.root)
+    except ToolMissing:
+        pm = None
+    assign_cache_keys(graph, config, pm)
     return graph
 
 

@@ -24,6 +24,7 @@ def outcome_payload(outcome: PackageOutcome) -> dict[str, Any]:
         for name, c in data["checks"].items()
     }
     data.pop("error_detail", None)
+    data["outputs_count"] = len(data.pop("outputs", None) or [])
     data["failures"] = [{k: v for k, v in f.items() if k != "output_tail"} for f in data.get("failures", [])[:20]]
     return data
 

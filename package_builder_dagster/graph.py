@@ -53,6 +53,10 @@ class Package:
     code_version: str | None = None  # set by versions.assign_code_versions
     quality_checks: list[Any] = field(default_factory=list)  # config.QualityCheck, resolved for this package
     undeclared_imports: list[Any] = field(default_factory=list)  # imports.UndeclaredImport found in its files
+    version_parts: dict[str, str] = field(default_factory=dict)  # the hashes its code version is made of
+    output_globs: list[str] | None = None  # declared outputs (packageBuilder.outputs or config); None: detect
+    cache_key: str | None = None  # set by cache.keys.assign_cache_keys
+    cache_inputs: dict[str, str] = field(default_factory=dict)  # what the cache key is made of
 
     @property
     def scope(self) -> str | None:

@@ -18,6 +18,10 @@ from .agents import AgentError, Agents, FixAttempt, file_hash
 from .checks import (
     Failure, count_types, eslint_stylish_failures, failure_metadata, failure_types, parse_output, typescript_failures,
 )
+from .cache.artifact import outputs_digest
+from .cache.keys import rekey
+from .cache.outputs import detect_outputs, glob_outputs, snapshot
+from .cache.package_cache import CacheInfo, PackageCache
 from .graph import Package, safe_name
 from .publish import PublishOutcome, Publisher, display_url
 from .toolchain import (
@@ -38,7 +42,7 @@ from .toolchain import (
 )
 
 # States a package passes through; the CLI and the reports read them from the event log.
-STATES = ("queued", "planning", "verifying", "building", "testing", "checking", "fixing", "publishing", "done", "failed", "blocked")
+STATES = ("queued", "planning", "verifying", "restoring", "building", "testing", "checking", "fixing", "publishing", "done", "failed", "blocked")
 
 
 def now_iso() -> str:
@@ -98,6 +102,9 @@ class PackageOutcome:
     failures: list[Failure] = field(default_factory=list)  # what remained when the package failed
     fix_commit: str | None = None  # the commit of the fixes, when publishing committed them
     coverage_note: str | None = None  # why coverage was not measured, when the tool knows
+    outputs: list[str] = field(default_factory=list)  # its build outputs, relative to the package folder
+    outputs_digest: str | None = None  # digest of their paths and contents
+    cache: CacheInfo | None = None  # what the artifact cache did for it
 
     @property
     def ok(self) -> bool:
@@ -137,9 +144,10 @@ class PackagePipeline:
         on_state: Callable[[str, str, dict[str, Any]], None],
         publisher: Publisher | None = None,
         agents: Agents | None = None,
+        cache: PackageCache | None = None,
     ):
         self.config, self.pm, self.runner, self.logs_dir, self.on_state = config, pm, runner, logs_dir, on_state
-        self.publisher, self.agents = publisher, agents
+        self.publisher, self.agents, self.cache = publisher, agents, cache
         self.fixable_runs = config.agents.fix.fixBuildAndTestFailures
 
     # -- helpers ----------------------------------------------------------------------------
@@ -169,12 +177,16 @@ class PackagePipeline:
             self.plan(pkg, out)
             if self.publisher:
                 self.verify_dependencies(pkg)
-            failure = self.evaluate(pkg, out)
-            while failure is not None:
-                failure = self.fix(pkg, out, failure)
+            restored = self.restore(pkg, out)
+            if not restored:
+                failure = self.evaluate(pkg, out)
+                while failure is not None:
+                    failure = self.fix(pkg, out, failure)
             if self.publisher:
                 self.publish(pkg, out)
             out.status = "success"
+            if not restored:
+                self.save(pkg, out, int((time.monotonic() - started) * 1000))
         except PhaseFailed as failure:
             out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
             out.failures = failure.failures
@@ -183,6 +195,32 @@ class PackagePipeline:
         out.end_time = now_iso()
         out.duration_ms = int((time.monotonic() - started) * 1000)
         return out
+
+    def restore(self, pkg: Package, out: PackageOutcome) -> bool:
+        """Restore the package from the artifact cache when its key is there; True on a hit."""
+        if self.cache is None or not pkg.cache_key:
+            return False
+        out.cache = CacheInfo(pkg.cache_key)
+        self.on_state(pkg.name, "restoring", {"key": pkg.cache_key})
+        restored = self.cache.lookup(pkg, out.cache)
+        if restored is None:
+            if out.cache.note:
+                out.warnings.append(out.cache.note)
+            return False
+        apply_record(out, restored.record, restored.logs)
+        out.outputs, out.outputs_digest = restored.files, restored.digest
+        return True
+
+    def save(self, pkg: Package, out: PackageOutcome, duration_ms: int) -> None:
+        """Store a package that succeeded (fixed sources get their own key; fix attempts are not cached)."""
+        if self.cache is None or out.cache is None or out.outputs_digest is None:
+            return
+        key, inputs = pkg.cache_key, pkg.cache_inputs
+        if any(a.filesChanged for a in out.fix_attempts):
+            key, inputs = rekey(pkg)
+        logs = list(dict.fromkeys(Path(s.log) for s in out.steps if s.log))
+        self.cache.save(pkg, key, inputs, out.outputs, cache_record(out), logs, duration_ms)
+        out.cache.stored = True
 
     def plan(self, pkg: Package, out: PackageOutcome) -> None:
         """The seed's PLAN phase for one package: the plan exists, or the plan agent writes it."""
@@ -279,6 +317,8 @@ class PackagePipeline:
 
     def build(self, pkg: Package, out: PackageOutcome) -> str:
         self.on_state(pkg.name, "building", {})
+        globs = pkg.output_globs
+        before = snapshot(pkg.dir) if globs is None else {}
         outputs: list[str] = []
         for script in self.config.phases.get("build", []):
             if script not in pkg.scripts:
@@ -298,6 +338,8 @@ class PackagePipeline:
                 failures = typescript_failures(diags, command, result.tail) or [Failure("build", error, command=command, output_tail=result.tail)]
                 raise PhaseFailed("build", f"`{script}` failed (exit {result.exit_code}): {error}", result.tail,
                                   failures, fixable=self.fixable_runs and not crashed(result))
+        out.outputs = detect_outputs(pkg.dir, before) if globs is None else glob_outputs(pkg.dir, globs)
+        out.outputs_digest = outputs_digest(pkg.dir, out.outputs)
         return "\n".join(outputs)
 
     def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
@@ -460,3 +502,34 @@ class PackagePipeline:
             failure = Failure("coverage", message + ": add tests for the uncovered code", command="run test (coverage)")
             return CheckOutcome("coverage", False, True, message, meta, failures=[failure])
         return CheckOutcome("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.minCoveragePercent:g}%)", meta)
+
+
+# ---- what the artifact cache records of a package -----------------------------------------------
+
+def cache_record(out: PackageOutcome) -> dict[str, Any]:
+    """The results a cache hit replays: timings, figures, checks, steps and warnings (no log paths)."""
+    return {
+        "timings": dict(out.timings), "coverage": out.coverage, "coverage_note": out.coverage_note,
+        "lint_errors": out.lint_errors, "lint_warnings": out.lint_warnings, "typescript_errors": out.typescript_errors,
+        "tests_passed": out.tests_passed, "warnings": list(out.warnings),
+        "checks": {name: {"passed": c.passed, "ran": c.ran, "description": c.description, "warning_only": c.warning_only,
+                          "metadata": {k: v for k, v in c.metadata.items() if k not in ("output_tail", "log")}}
+                   for name, c in out.checks.items()},
+        "steps": [{"phase": s.phase, "script": s.script, "status": s.status, "duration_ms": s.duration_ms,
+                   "exit_code": s.exit_code, "log": Path(s.log).name if s.log else None} for s in out.steps],
+    }
+
+
+def apply_record(out: PackageOutcome, record: dict[str, Any], logs: dict[str, Path]) -> None:
+    """Fill an outcome from a cache record; checks are marked as coming from the cache."""
+    out.timings.update({k: 0 for k in ("build", "test", "quality")})
+    out.coverage, out.coverage_note = record.get("coverage"), record.get("coverage_note")
+    out.lint_errors, out.lint_warnings = record.get("lint_errors"), record.get("lint_warnings")
+    out.typescript_errors, out.tests_passed = record.get("typescript_errors"), record.get("tests_passed")
+    out.warnings.extend(record.get("warnings") or [])
+    for name, c in (record.get("checks") or {}).items():
+        out.checks[name] = CheckOutcome(name, bool(c.get("passed")), bool(c.get("ran")), f"from cache: {c.get('description', '')}",
+                                        {**(c.get("metadata") or {}), "from_cache": True}, bool(c.get("warning_only")))
+    for s in record.get("steps") or []:
+        log = logs.get(s.get("log") or "")
+        out.steps.append(StepRun(s.get("phase", ""), s.get("script", ""), "restored", 0, str(log) if log else None, s.get("exit_code")))

@@ -79,9 +79,28 @@ def package_report(payload: dict[str, Any], workflow_id: str, dependencies: list
         "failures": payload.get("failures", []),
         "fixCommit": payload.get("fix_commit"),
         "publish": publish_record(payload.get("publish")),
+        "cache": cache_record(payload.get("cache"), payload),
         "dependencies": dependencies,
         "waitedFor": waited_for,
     }
+
+
+def cache_record(cache: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's `cache` object: hit, key, where it came from, restore and saved time, outputs digest."""
+    if not cache:
+        return None
+    return {"hit": bool(cache.get("hit")), "key": cache.get("key"), "restoredFrom": cache.get("source"),
+            "restoreTime": cache.get("restore_ms", 0), "savedTime": cache.get("saved_ms", 0), "stored": bool(cache.get("stored")),
+            "note": cache.get("note"), "outputsDigest": payload.get("outputs_digest"), "outputs": payload.get("outputs_count", 0)}
+
+
+def cache_totals(reports: list[dict[str, Any]]) -> dict[str, int]:
+    """Hits (local, remote), misses and the build time hits saved, over a run's package reports."""
+    caches = [r["cache"] for r in reports if r.get("cache")]
+    hits = [c for c in caches if c["hit"]]
+    return {"hits": len(hits), "hitsLocal": sum(c["restoredFrom"] == "local" for c in hits),
+            "hitsRemote": sum(c["restoredFrom"] == "remote" for c in hits), "misses": len(caches) - len(hits),
+            "savedTime": sum(c["savedTime"] for c in hits)}
 
 
 def publish_record(publish: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -219,6 +238,7 @@ def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], starte
         "totalWaitTime": sum(w["waitTime"] for r in reports for w in r["waitedFor"]),
         "totalSlotWaitTime": sum(r["slotWaitTime"] for r in reports),
         "criticalPath": critical_path(reports),
+        "cache": cache_totals(reports),
         "slots": slots,
         "slotUtilization": round(busy / (slots * wall), 4) if wall > 0 and slots else None,
         "packageReports": reports,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .graph import WorkspaceGraph
+from .cache.artifact import outputs_digest
+from .cache.outputs import missing_outputs
+from .graph import Package, WorkspaceGraph
 from .reports import find_runs, read_summaries
 
 
@@ -22,10 +24,41 @@ def stale_packages(instance: Any, graph: WorkspaceGraph, translator: Any, report
         built = (event.asset_materialization.tags or {}).get("dagster/code_version")
         if built != pkg.code_version:
             reasons[pkg.name] = "inputs changed since it was built"
+            continue
+        why = outputs_problem(pkg, event.asset_materialization.metadata)
+        if why:
+            reasons[pkg.name] = why
     for name, status in latest_statuses(reports_dir).items():
         if name in graph.packages and status in ("failed", "blocked") and name not in reasons:
             reasons[name] = f"{status} in the last run"
     return with_downstream(graph, reasons)
+
+
+def outputs_problem(pkg: Package, metadata: dict[str, Any]) -> str | None:
+    """Why the outputs a materialization recorded are not what is on disk now (None: they are)."""
+    digest = getattr(metadata.get("outputs_digest"), "value", None)
+    files = getattr(metadata.get("outputs"), "value", None)
+    if digest is None or not isinstance(files, list):
+        return None  # recorded before outputs were tracked
+    missing = missing_outputs(pkg.dir, files)
+    if missing:
+        return f"{len(missing)} of its {len(files)} output file(s) are missing ({missing[0]})"
+    count = getattr(metadata.get("outputs_count"), "value", len(files))
+    if count == len(files) and outputs_digest(pkg.dir, files) != digest:
+        return "its outputs changed since it was built"
+    return None
+
+
+def missing_outputs_of(instance: Any, graph: WorkspaceGraph, translator: Any, names: set[str]) -> dict[str, str]:
+    """Among `names`, the packages whose recorded outputs are not on disk now, with why."""
+    found = {}
+    for name in names:
+        event = instance.get_latest_materialization_event(translator.get_asset_key(graph[name]))
+        if event is not None and event.asset_materialization is not None:
+            why = outputs_problem(graph[name], event.asset_materialization.metadata)
+            if why:
+                found[name] = why
+    return found
 
 
 def with_downstream(graph: WorkspaceGraph, reasons: dict[str, str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 PHASE_COLOURS = {
     "planning": "#b0bec5", "verifying": "#90a4ae", "building": "#42a5f5", "testing": "#ab47bc",
-    "checking": "#ffca28", "fixing": "#ff7043", "publishing": "#26a69a",
+    "checking": "#ffca28", "fixing": "#ff7043", "publishing": "#26a69a", "restoring": "#9ccc65",
 }
 WIDTH, ROW, LEFT, TOP = 1100, 26, 70, 40
 
@@ -38,7 +38,11 @@ def render_timeline(summary: dict[str, Any]) -> str:
     for r in reports:
         name = escape(r["packageName"])
         classes = ["bar", r["status"]] + (["critical"] if r["packageName"] in critical else [])
+        if (r.get("cache") or {}).get("hit"):
+            classes.append("restored")
         title = f"{name}: {r['status']}, {r['duration'] / 1000:.1f} s"
+        if (r.get("cache") or {}).get("hit"):
+            title += f", restored from the {r['cache']['restoredFrom']} cache"
         if r.get("blockedBy"):
             title += f", blocked by {escape(r['blockedBy'])}"
         if r.get("error") and r["status"] == "failed":
@@ -82,6 +86,10 @@ def render_timeline(summary: dict[str, Any]) -> str:
         ("slot utilization", f"{summary['slotUtilization']:.0%}" if summary.get("slotUtilization") is not None else "n/a"),
         ("critical path", " → ".join(summary.get("criticalPath") or []) or "n/a"),
     ]
+    cache = summary.get("cache") or {}
+    if cache.get("hits") or cache.get("misses"):
+        figures.append(("cache", f"{cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote), "
+                                 f"{cache['misses']} miss(es), {cache['savedTime'] / 1000:.1f} s saved"))
     rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in figures)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>package-builder run {escape(summary['runId'])}</title>
@@ -92,12 +100,12 @@ table {{ border-collapse: collapse; margin-bottom: 16px; }} th, td {{ text-align
 svg text {{ font-size: 11px; fill: #111; pointer-events: none; }} .tick {{ text-anchor: middle; fill: #666; }}
 .grid {{ stroke: #eee; }} .outline {{ fill: none; stroke: #555; stroke-width: 1; }}
 .wait {{ fill: url(#hatch); }} .failed .outline {{ stroke: #c62828; stroke-width: 3; }}
-.blocked .mark {{ fill: #c62828; }} .critical .outline {{ stroke: #000; stroke-width: 3; stroke-dasharray: 6 2; }}
+.blocked .mark {{ fill: #c62828; }} .restored .outline {{ stroke: #2e7d32; stroke-width: 2; stroke-dasharray: 2 2; }} .critical .outline {{ stroke: #000; stroke-width: 3; stroke-dasharray: 6 2; }}
 </style></head><body>
 <h1>package-builder · {escape(str(summary['buildId']))}</h1>
 <table>{rows}</table>
 <div class="legend">{legend}<span><i style="background:repeating-linear-gradient(45deg,#999 0 2px,#fff 2px 4px)"></i>waiting for a slot</span>
-<span><i style="border:2px dashed #000"></i>critical path</span><span><i style="border:3px solid #c62828"></i>failed</span></div>
+<span><i style="border:2px dashed #000"></i>critical path</span><span><i style="border:2px dotted #2e7d32"></i>restored from the cache</span><span><i style="border:3px solid #c62828"></i>failed</span></div>
 <svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" role="img" aria-label="timeline">
 <defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="2" height="4" fill="#999"/></pattern></defs>
 {"".join(axis)}{"".join(labels)}{"".join(bars)}

@@ -58,26 +58,63 @@ def source_hash(pkg: Package, listed: list[Path] | None) -> str:
 
 
 def lockfile_entries(root: Path) -> dict[str, str]:
-    """Each workspace folder's own lockfile entry (npm `packages[path]`, pnpm `importers[path]`), as JSON."""
+    """Each workspace folder's lockfile entries as JSON: its own entry (npm `packages[path]`, pnpm
+    `importers[path]`, which pins versions) and, for npm, the resolved version of each external
+    dependency it names; for yarn, the whole lockfile's digest (its entries are keyed by range)."""
     entries: dict[str, str] = {}
     npm = root / "package-lock.json"
     pnpm = root / "pnpm-lock.yaml"
+    yarn = root / "yarn.lock"
     try:
         if npm.is_file():
-            for path, entry in (json.loads(npm.read_text()).get("packages") or {}).items():
-                entries[path] = json.dumps(entry, sort_keys=True)
+            packages = json.loads(npm.read_text()).get("packages") or {}
+            for path, entry in packages.items():
+                if path.startswith("node_modules/") or "/node_modules/" in path:
+                    continue
+                names = sorted({d for f in ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies")
+                                for d in (entry.get(f) or {})})
+                resolved = {}
+                for dep in names:
+                    found = packages.get(f"{path}/node_modules/{dep}" if path else f"node_modules/{dep}") or packages.get(f"node_modules/{dep}") or {}
+                    resolved[dep] = [found.get("version"), found.get("integrity"), found.get("resolved") if found.get("link") else None]
+                entries[path] = json.dumps([entry, resolved], sort_keys=True)
         elif pnpm.is_file():
             for path, entry in ((yaml.safe_load(pnpm.read_text()) or {}).get("importers") or {}).items():
                 entries[path] = json.dumps(entry, sort_keys=True, default=str)
-    except (ValueError, yaml.YAMLError, AttributeError):
+        elif yarn.is_file():
+            digest = hashlib.sha256(yarn.read_bytes()).hexdigest()
+            return _AllPaths(digest)
+    except (ValueError, yaml.YAMLError, AttributeError, OSError):
         pass
     return entries
 
 
-def settings_fingerprint(config: BuildConfig) -> str:
-    """The builder's settings that change what a build runs or checks."""
+class _AllPaths(dict):
+    """The same lockfile entry for every path (a lockfile that cannot be split by package)."""
+
+    def __init__(self, value: str):
+        super().__init__()
+        self.value = value
+
+    def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
+        return self.value
+
+
+def settings_fingerprint(config: BuildConfig, pkg: Package | None = None) -> str:
+    """The builder's settings that change what a build runs or checks (the package's own checks too)."""
     relevant = {"testing": config.testing.model_dump(), "phases": config.phases}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+    if pkg is not None:
+        relevant["checks"] = [c.model_dump() for c in pkg.quality_checks]
+        relevant["outputs"] = output_globs(config, pkg)
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def output_globs(config: BuildConfig, pkg: Package) -> list[str] | None:
+    """The package's declared output globs (`packageBuilder.outputs`, else config `outputs`); None: detect."""
+    own = pkg.settings.get("outputs")
+    if isinstance(own, list) and all(isinstance(g, str) for g in own):
+        return list(own)
+    return list(config.outputs) if config.outputs is not None else None
 
 
 def plan_digest(pkg: Package) -> str:
@@ -88,12 +125,19 @@ def plan_digest(pkg: Package) -> str:
 
 
 def assign_code_versions(graph: WorkspaceGraph, config: BuildConfig) -> None:
-    """Set each package's `code_version`: a hash of everything its materialization depends on."""
+    """Set each package's `code_version` (a hash of everything its materialization depends on) and
+    `version_parts` (the hashes it is made of)."""
     listed = workspace_files(graph.root)
     locks = lockfile_entries(graph.root)
-    settings = settings_fingerprint(config)
     for pkg in graph:
-        parts = [source_hash(pkg, listed), plan_digest(pkg), locks.get(pkg.path, ""), settings]
+        lock = locks.get(pkg.path, "")
+        pkg.version_parts = {
+            "sources": source_hash(pkg, listed),
+            "plan": plan_digest(pkg),
+            "lockfile": hashlib.sha256(lock.encode()).hexdigest(),
+            "settings": settings_fingerprint(config, pkg),
+        }
+        parts = [pkg.version_parts["sources"], pkg.version_parts["plan"], lock, pkg.version_parts["settings"]]
         pkg.code_version = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 

@@ -15,6 +15,13 @@ REPO = Path(__file__).resolve().parent.parent
 TOOLCHAIN = REPO / "toolchain"
 
 
+@pytest.fixture(autouse=True)
+def _own_artifact_cache(tmp_path, monkeypatch):
+    """Each test gets an empty local artifact store (the default one lives under XDG_CACHE_HOME), so
+    identical generated workspaces in two tests never restore each other's outputs."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture(scope="session")
 def toolchain() -> Path:
     """toolchain/node_modules: typescript, vitest, eslint, pnpm, yarn berry (one npm install per session)."""

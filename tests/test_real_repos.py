@@ -4,7 +4,6 @@ runners that reject this tool's flags, undeclared workspace imports, linters oth
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest

@@ -1,0 +1,511 @@
+"""The build-output cache's storage layer: real files, a real turborepo-remote-cache server, real failures."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import hmac
+import io
+import os
+import secrets
+import stat
+import subprocess
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cacheserver import CacheServer, FailingServer, closed_port_url, server_entry
+from package_builder_dagster.cache import (
+    ArtifactCache,
+    CorruptArtifact,
+    LocalStore,
+    RemoteStore,
+    StoreError,
+    default_local_dir,
+    outputs_digest,
+    pack,
+    read_manifest,
+    restore,
+)
+
+TEAM = "pb-tests"
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def write_outputs(root: Path) -> list[str]:
+    """A package's build outputs: nested folders, an executable, a tsbuildinfo, a symlink."""
+    files = {
+        "dist/index.js": "export const answer = 42;\n",
+        "dist/index.d.ts": "export declare const answer = 42;\n",
+        "dist/nested/deep/util.js": "export function util() { return 1; }\n",
+        "bin/cli.js": "#!/usr/bin/env node\nconsole.log('hi');\n",
+        "tsconfig.tsbuildinfo": '{"program":{"fileNames":["src/index.ts"]},"version":"5.9.3"}',
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / "bin/cli.js").chmod(0o755)
+    (root / "dist/main.js").symlink_to("index.js")
+    return [*files, "dist/main.js"]
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every path under `root` with its kind, content or target, and mode (no mtimes)."""
+    state = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            state[rel] = ("link", os.readlink(path))
+        elif path.is_dir():
+            state[rel] = ("dir",)
+        else:
+            state[rel] = ("file", path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
+    return state
+
+
+def rewrite_tar(blob: bytes, change) -> bytes:
+    """`blob` re-packed (valid gzip and tar) after `change(name, data) -> data` on each regular member."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as src, \
+            tarfile.open(fileobj=out, mode="w:gz") as dst:
+        for member in src:
+            data = src.extractfile(member).read() if member.isreg() else None
+            if data is not None:
+                data = change(member.name, data)
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data) if data is not None else None)
+    return out.getvalue()
+
+
+def tampered(blob: bytes) -> bytes:
+    """`blob` with one output file's content changed but its manifest (and digest) kept."""
+    return rewrite_tar(blob, lambda name, data: data.replace(b"42", b"43") if name == "outputs/dist/index.js" else data)
+
+
+def crafted(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    """A tar.gz with a valid-looking manifest and the given members."""
+    out = io.BytesIO()
+    manifest = b'{"files": ["x"], "digest": "00"}'
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out.getvalue()
+
+
+def new_key() -> str:
+    return secrets.token_hex(16)
+
+
+# ---- fixtures ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server_toolchain(toolchain: Path) -> Path:
+    """The toolchain, with turborepo-remote-cache installed (an older node_modules may predate it)."""
+    if not server_entry(toolchain).exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=toolchain, check=True)
+    return toolchain
+
+
+@pytest.fixture(scope="module")
+def cache_server(server_toolchain: Path, tmp_path_factory):
+    with CacheServer(server_toolchain, tmp_path_factory.mktemp("remote-cache") / "storage", secrets.token_hex(12)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def signing_server(server_toolchain: Path, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("signing-cache") / "storage"
+    with CacheServer(server_toolchain, storage, secrets.token_hex(12), signatures=True) as server:
+        yield server
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> tuple[Path, list[str]]:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    return root, write_outputs(root)
+
+
+# ---- artifacts --------------------------------------------------------------------------------
+
+def test_identical_rebuild_gives_the_same_digest_and_bytes(package):
+    root, files = package
+    digest, blob = outputs_digest(root, files), pack(root, files, {"key": "k"})
+    for rel in files:  # "rebuild": same contents, new mtimes
+        if not (root / rel).is_symlink():
+            (root / rel).write_bytes((root / rel).read_bytes())
+            os.utime(root / rel, (1_000_000, 1_000_000))
+    assert outputs_digest(root, list(reversed(files))) == digest
+    assert pack(root, files, {"key": "k"}) == blob
+    (root / "dist/index.js").write_text("export const answer = 41;\n")
+    assert outputs_digest(root, files) != digest
+
+
+def test_pack_restore_round_trip(package, tmp_path):
+    root, files = package
+    blob = pack(root, files, {"package": "@ex/a", "key": "abc"})
+    manifest = read_manifest(blob)
+    assert manifest["package"] == "@ex/a" and manifest["files"] == sorted(files)
+    assert manifest["digest"] == outputs_digest(root, files)
+
+    target = tmp_path / "fresh"
+    (target / "dist").mkdir(parents=True)
+    (target / "dist/index.js").write_text("stale\n")
+    (target / "src.ts").write_text("kept\n")
+    artifact = restore(blob, target)
+    assert artifact.digest == manifest["digest"] and artifact.files == sorted(files)
+    assert artifact.manifest["package"] == "@ex/a"
+    assert {k: v for k, v in snapshot(target).items() if k != "src.ts"} == snapshot(root)
+    assert (target / "src.ts").read_text() == "kept\n"
+    assert os.access(target / "bin/cli.js", os.X_OK)
+    assert not os.access(target / "dist/index.js", os.X_OK)
+    assert os.readlink(target / "dist/main.js") == "index.js"
+    assert (target / "tsconfig.tsbuildinfo").read_text().startswith('{"program"')
+    assert not [p for p in target.iterdir() if p.name.startswith(".package-builder-restore-")]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "tampered", "garbage"])
+def test_corrupt_blob_leaves_the_package_untouched(package, tmp_path, damage):
+    root, files = package
+    blob = pack(root, files, {})
+    bad = {"truncated": blob[: len(blob) // 2], "tampered": tampered(blob), "garbage": b"not a tarball"}[damage]
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "dist").mkdir()
+    (target / "dist/index.js").write_text("old\n")
+    before = snapshot(target)
+    with pytest.raises(CorruptArtifact) as info:
+        restore(bad, target)
+    if damage == "tampered":
+        assert "digest mismatch" in str(info.value)
+    assert snapshot(target) == before
+
+
+@pytest.mark.parametrize("member", ["dotdot", "absolute", "device", "escaping-link", "hardlink", "link-chain", "outside-prefix"])
+def test_unsafe_members_are_rejected(tmp_path, member):
+    def info(name, kind=tarfile.REGTYPE, linkname=""):
+        item = tarfile.TarInfo(name)
+        item.type, item.linkname = kind, linkname
+        return item
+
+    members = {
+        "dotdot": [(info("outputs/../../evil.txt"), b"x")],
+        "absolute": [(info("/tmp/evil.txt"), b"x")],
+        "device": [(info("outputs/null", tarfile.CHRTYPE), None)],
+        "escaping-link": [(info("outputs/dist/up", tarfile.SYMTYPE, "../../etc"), None)],
+        "hardlink": [(info("outputs/passwd", tarfile.LNKTYPE, "/etc/passwd"), None)],
+        "link-chain": [(info("outputs/here", tarfile.SYMTYPE, "."), None),
+                       (info("outputs/up", tarfile.SYMTYPE, "here/.."), None)],
+        "outside-prefix": [(info("evil.txt"), b"x")],
+    }[member]
+    target = tmp_path / "pkg"
+    target.mkdir()
+    with pytest.raises(CorruptArtifact, match="unsafe|unexpected"):
+        restore(crafted(members), target)
+    assert list(target.iterdir()) == []
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_pack_refuses_links_out_of_the_package(tmp_path):
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "out").symlink_to("../elsewhere")
+    with pytest.raises(ValueError, match="outside"):
+        pack(root, ["out"], {})
+
+
+def test_pack_output_is_plain_gzip_with_no_timestamp(package):
+    root, files = package
+    blob = pack(root, files, {})
+    assert blob[:2] == b"\x1f\x8b" and blob[4:8] == b"\0\0\0\0"  # gzip mtime 0
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tar:
+        members = tar.getmembers()
+    assert members[0].name == "manifest.json"
+    assert [m.name for m in members[1:]] == sorted(f"outputs/{f}" for f in files)
+    assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 for m in members)
+
+
+# ---- local store ------------------------------------------------------------------------------
+
+def test_local_store_basics(tmp_path):
+    store = LocalStore(tmp_path / "cache")
+    assert store.get("abc") is None and not store.has("abc")
+    store.put("abc", b"blob")
+    assert store.get("abc") == b"blob" and store.has("abc")
+    assert store.stats() == {"entries": 1, "bytes": 4, "directory": str(tmp_path / "cache"), "max_bytes": 10240 * 1024 * 1024}
+    store.delete("abc")
+    store.delete("abc")
+    assert store.get("abc") is None
+    for bad in ("", "../x", "a/b", "x" * 129, "a.b", "a b"):
+        with pytest.raises(ValueError):
+            store.get(bad)
+
+
+def test_local_store_evicts_least_recently_used(tmp_path):
+    store = LocalStore(tmp_path / "cache", max_size_mb=1)
+    chunk = 400 * 1024
+    for key in ("a", "b"):
+        store.put(key, key.encode() * chunk)
+        time.sleep(0.02)
+    assert store.get("a") is not None  # a is now the most recently used
+    time.sleep(0.02)
+    store.put("c", b"c" * chunk)
+    assert store.has("a") and store.has("c") and not store.has("b")
+    store.put("huge", b"h" * (3 * 1024 * 1024))  # bigger than the cap on its own: kept, all else goes
+    assert store.has("huge") and store.stats()["entries"] == 1
+
+
+def test_local_store_prune(tmp_path):
+    store = LocalStore(tmp_path / "cache")
+    for key in ("old", "new"):
+        store.put(key, b"x" * 1000)
+    os.utime(store.directory / "old.tar.gz", (time.time() - 10 * 86400,) * 2)
+    assert store.prune(older_than_days=7) == {"removed": 1, "bytes": 1000}
+    assert store.has("new") and not store.has("old")
+    assert store.prune(max_size_mb=0) == {"removed": 1, "bytes": 1000}
+    assert store.stats()["entries"] == 0
+
+
+def test_two_writers_of_one_key_both_succeed(tmp_path):
+    store = LocalStore(tmp_path / "cache")
+    barrier, errors = threading.Barrier(2), []
+    blobs = [b"1" * 2_000_000, b"2" * 2_000_000]
+
+    def writer(blob: bytes) -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                store.put("same", blob)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(b,)) for b in blobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.get("same") in blobs
+    assert [p.name for p in store.directory.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_unwritable_directory_is_a_store_error(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    store = LocalStore(tmp_path / "a-file" / "cache")  # a parent that is a file: ENOTDIR even for root
+    with pytest.raises(StoreError, match="not writable"):
+        store.put("abc", b"blob")
+    assert store.get("abc") is None
+
+
+def test_read_only_directory_is_a_store_error(tmp_path):
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    directory.chmod(0o555)
+    try:
+        if os.access(directory, os.W_OK):
+            pytest.skip("running as root: chmod does not make the folder read-only")
+        with pytest.raises(StoreError):
+            LocalStore(directory).put("abc", b"blob")
+    finally:
+        directory.chmod(0o755)
+
+
+def test_default_local_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("PACKAGE_BUILDER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_local_dir() == tmp_path / "xdg" / "package-builder" / "artifacts"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_local_dir() == Path.home() / ".cache" / "package-builder" / "artifacts"
+    monkeypatch.setenv("PACKAGE_BUILDER_CACHE_DIR", str(tmp_path / "explicit"))
+    assert default_local_dir() == tmp_path / "explicit"
+
+
+# ---- remote store (real turborepo-remote-cache) -----------------------------------------------
+
+def test_remote_round_trip(cache_server):
+    store = RemoteStore(cache_server.url, cache_server.token, TEAM)
+    key, blob = new_key(), os.urandom(50_000)
+    assert store.get(key) is None and store.last_miss_reason == "not found"
+    assert not store.has(key)
+    store.put(key, blob, duration_ms=1234)
+    assert store.has(key)
+    assert store.get(key) == blob
+    assert cache_server.artifact_path(key, TEAM).read_bytes() == blob
+
+
+def test_remote_team_id_goes_in_team_id_query(cache_server):
+    store = RemoteStore(cache_server.url, cache_server.token, "team_abc123")
+    key = new_key()
+    store.put(key, b"x")
+    assert cache_server.artifact_path(key, "team_abc123").read_bytes() == b"x"
+
+
+def test_wrong_token_is_a_store_error_without_the_token(cache_server):
+    token = "wrong-" + secrets.token_hex(16)
+    store = RemoteStore(cache_server.url, token, TEAM)
+    for call in (lambda: store.get(new_key()), lambda: store.put(new_key(), b"x"), lambda: store.has(new_key())):
+        with pytest.raises(StoreError) as info:
+            call()
+        assert "401" in str(info.value) and "token" in str(info.value)
+        assert token not in str(info.value)
+    assert token not in repr(store) and "***" in repr(store)
+
+
+def test_read_only_never_uploads(cache_server):
+    key = new_key()
+    RemoteStore(cache_server.url, cache_server.token, TEAM, read_only=True).put(key, b"blob")
+    assert not cache_server.artifact_path(key, TEAM).exists()
+    assert not RemoteStore(cache_server.url, cache_server.token, TEAM).has(key)
+
+
+def test_signed_artifacts(signing_server):
+    signed = RemoteStore(signing_server.url, signing_server.token, TEAM, signature_key="key-one-" + "x" * 24)
+    key, blob = new_key(), os.urandom(10_000)
+    signed.put(key, blob)
+    assert signing_server.artifact_path(key + ".tag", TEAM).exists()
+    assert signed.get(key) == blob
+
+    other = RemoteStore(signing_server.url, signing_server.token, TEAM, signature_key="key-two-" + "x" * 24)
+    assert other.get(key) is None and other.last_miss_reason == "signature tag does not match"
+
+    # A tampered body with the original tag is a miss too.
+    signing_server.artifact_path(key, TEAM).write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    assert signed.get(key) is None and signed.last_miss_reason == "signature tag does not match"
+
+
+@pytest.mark.parametrize("team, signed_team", [("team_pb123", b"team_pb123"), (TEAM, b"")])
+def test_signature_tag_is_turborepos_hmac(signing_server, team, signed_team):
+    key, blob, secret = new_key(), os.urandom(3000), "s" * 32
+    RemoteStore(signing_server.url, signing_server.token, team, signature_key=secret).put(key, blob)
+    expected = hmac.new(secret.encode(), key.encode() + signed_team + blob, hashlib.sha256).digest()
+    assert signing_server.artifact_path(key + ".tag", team).read_text() == base64.b64encode(expected).decode()
+
+
+def test_unsigned_artifact_is_a_miss_when_signing(cache_server):
+    key = new_key()
+    RemoteStore(cache_server.url, cache_server.token, TEAM).put(key, b"blob")
+    signed = RemoteStore(cache_server.url, cache_server.token, TEAM, signature_key="k" * 32)
+    assert signed.get(key) is None and signed.last_miss_reason == "signature tag missing"
+
+
+def test_503_server_is_a_store_error():
+    with FailingServer(503) as server:
+        store = RemoteStore(server.url, "tok", TEAM)
+        for call in (lambda: store.get("abc"), lambda: store.put("abc", b"x"), lambda: store.has("abc")):
+            with pytest.raises(StoreError, match="503"):
+                call()
+
+
+def test_slow_server_is_a_timeout():
+    with FailingServer(200, delay=1.5) as server:
+        with pytest.raises(StoreError, match="timed out"):
+            RemoteStore(server.url, "tok", TEAM, timeout_seconds=0.3).get("abc")
+
+
+# ---- the cache of one run ---------------------------------------------------------------------
+
+def test_cache_local_then_remote(cache_server, tmp_path):
+    warnings: list[str] = []
+    remote = RemoteStore(cache_server.url, cache_server.token, TEAM)
+    first = ArtifactCache(LocalStore(tmp_path / "machine-a"), remote, warnings.append)
+    key, blob = new_key(), os.urandom(5000)
+    assert first.fetch(key) is None
+    first.store(key, blob, duration_ms=10)
+    assert first.wait(timeout=10)
+    assert first.fetch(key) == (blob, "local")
+
+    second_local = LocalStore(tmp_path / "machine-b")
+    second = ArtifactCache(second_local, RemoteStore(cache_server.url, cache_server.token, TEAM), warnings.append)
+    assert second.fetch(key) == (blob, "remote")
+    assert second_local.get(key) == blob
+    assert second.fetch(key) == (blob, "local")
+    assert (first.hits_local, first.misses, first.puts) == (1, 1, 1)
+    assert (second.hits_remote, second.hits_local, second.misses) == (1, 1, 0)
+    assert warnings == []
+
+
+def test_cache_with_the_server_down_warns_once_and_skips_the_remote(tmp_path):
+    warnings: list[str] = []
+    url = closed_port_url()
+    token = "secret-" + secrets.token_hex(8)
+    remote = RemoteStore(url, token, TEAM, timeout_seconds=2)
+    calls = []
+    real_get = remote.get
+    remote.get = lambda key: calls.append(key) or real_get(key)
+    cache = ArtifactCache(LocalStore(tmp_path / "local"), remote, warnings.append)
+    for _ in range(4):
+        assert cache.fetch(new_key()) is None
+        cache.store(new_key(), b"blob")
+    assert cache.wait(timeout=5)
+    assert len(warnings) == 1 and url in warnings[0] and "unreachable" in warnings[0]
+    assert "building without it" in warnings[0] and token not in warnings[0]
+    assert len(calls) == 1 and cache.errors["remote"] == 1
+    assert cache.misses == 4 and cache.puts == 4 and cache.local.stats()["entries"] == 4
+
+
+def test_cache_with_a_503_server_asks_it_once(tmp_path):
+    warnings: list[str] = []
+    with FailingServer(503) as server:
+        cache = ArtifactCache(LocalStore(tmp_path / "local"), RemoteStore(server.url, "tok", TEAM), warnings.append)
+        for _ in range(3):
+            assert cache.fetch(new_key()) is None
+        assert len(server.requests) == 1
+    assert len(warnings) == 1 and "503" in warnings[0]
+
+
+def test_background_upload_failure_warns_once(tmp_path):
+    warnings: list[str] = []
+    with FailingServer(503) as server:
+        cache = ArtifactCache(None, RemoteStore(server.url, "tok", TEAM), warnings.append)
+        cache.store(new_key(), b"a")
+        assert cache.wait(timeout=5)
+        cache.store(new_key(), b"b")  # the remote is skipped after its first failure
+        assert cache.wait(timeout=5)
+        assert len(server.requests) == 1
+    assert len(warnings) == 1 and cache.errors["remote"] == 1
+
+
+def test_local_failure_warns_once_and_the_remote_still_works(cache_server, tmp_path):
+    warnings: list[str] = []
+    (tmp_path / "a-file").write_text("x")
+    cache = ArtifactCache(LocalStore(tmp_path / "a-file" / "cache"),
+                          RemoteStore(cache_server.url, cache_server.token, TEAM), warnings.append)
+    keys = [new_key() for _ in range(3)]
+    for key in keys:
+        cache.store(key, key.encode())
+    assert cache.wait(timeout=10)
+    assert [cache.fetch(key) for key in keys] == [(key.encode(), "remote") for key in keys]
+    assert len(warnings) == 1 and "local cache" in warnings[0]
+    assert cache.errors["local"] == 6 and cache.errors["remote"] == 0  # 3 puts + 3 copies of remote hits
+
+
+def test_corrupted_artifact_on_the_server_is_caught_by_restore(cache_server, package, tmp_path):
+    root, files = package
+    key = new_key()
+    uploader = ArtifactCache(None, RemoteStore(cache_server.url, cache_server.token, TEAM), lambda m: None)
+    uploader.store(key, pack(root, files, {"key": key}))
+    assert uploader.wait(timeout=10)
+    stored = cache_server.artifact_path(key, TEAM)
+    stored.write_bytes(tampered(stored.read_bytes()))
+
+    warnings: list[str] = []
+    cache = ArtifactCache(LocalStore(tmp_path / "local"), RemoteStore(cache_server.url, cache_server.token, TEAM), warnings.append)
+    blob, source = cache.fetch(key)
+    assert source == "remote"
+    target = tmp_path / "target"
+    with pytest.raises(CorruptArtifact, match="digest mismatch"):
+        restore(blob, target)
+    assert list(target.iterdir()) == []
+    cache.discard(key)
+    assert not cache.local.has(key)
+    assert warnings == []
