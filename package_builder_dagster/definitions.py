@@ -27,7 +27,7 @@ JOB_NAME = "build_packages"
 
 def discover_for(config: BuildConfig) -> WorkspaceGraph:
     """INITIALIZE: the workspace as plain data, with each package's plan path."""
-    graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations)
+    graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations, config.undeclaredDependencies)
     assign_plan_paths(graph, config.plans_dir)
     for pkg in graph:
         pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality")

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from .config import UsageError, read_json_object
+from .imports import find_undeclared_imports
 
 CATEGORY_LAYERS: dict[str, int] = {"validator": 0, "core": 1, "utility": 2, "service": 3, "ui": 4, "suite": 5}
 # Folder and heading spellings that name a category.
@@ -74,6 +75,8 @@ class Package:
             "category": self.category,
             "layer": self.layer,
             "dependencies": list(self.dependencies),
+            "undeclaredImports": [{"imported": f.imported, "file": f.file, "line": f.line, "via": f.via}
+                                  for f in self.undeclared_imports],
         }
 
 
@@ -264,8 +267,12 @@ def discover(
     master_plan: Path | None = None,
     suite: str | None = None,
     layer_violations: str = "error",
+    undeclared: str = "warn",
 ) -> WorkspaceGraph:
-    """Read the workspace at `root` into a WorkspaceGraph (optionally narrowed to one suite)."""
+    """Read the workspace at `root` into a WorkspaceGraph (optionally narrowed to one suite).
+
+    `undeclared` says what an import of a workspace package that package.json does not declare does:
+    `warn`, `error` (UsageError), or `order` (a build-order edge, unless it would close a cycle)."""
     root = root.resolve()
     if not (root / "package.json").is_file():
         raise UsageError(f"workspace has no package.json: {root}")
@@ -322,6 +329,18 @@ def discover(
     if plan:
         warnings.extend(_plan_differences(plan, found))
 
+    declared = {name: {d for fld in DEPENDENCY_FIELDS for d in (manifests[name].get(fld) or {})} for name in found}
+    findings = find_undeclared_imports([(n, p.dir, declared[n]) for n, p in found.items()], root)
+    for finding in findings:
+        found[finding.importer].undeclared_imports.append(finding)
+    if findings and undeclared == "error":
+        raise UsageError("undeclared workspace imports (undeclaredDependencies is \"error\"): "
+                         + "; ".join(f.message() for f in findings))
+    if undeclared == "order":
+        warnings.extend(_order_edges(found, findings))
+    else:
+        warnings.extend(f"undeclared import: {f.message()}" for f in findings)
+
     order = _order(found)
     depths = _depths(found, order)
     for name in order:
@@ -347,6 +366,37 @@ def discover(
     if suite:
         graph = select_suite(graph, suite)
     return graph
+
+
+def _order_edges(found: dict[str, Package], findings: list[Any]) -> list[str]:
+    """Add each undeclared import as a build-order edge; an edge that would close a cycle stays out."""
+    warnings = []
+    for finding in findings:
+        importer = found[finding.importer]
+        if finding.imported in importer.dependencies:
+            continue
+        cycle = _path(found, finding.imported, finding.importer)
+        if cycle:
+            warnings.append(f"undeclared import kept out of the build order, it would close the cycle "
+                            f"{' -> '.join([finding.importer, *cycle])}: {finding.message()}")
+            continue
+        importer.dependencies = sorted({*importer.dependencies, finding.imported})
+        warnings.append(f"undeclared import ordered as a dependency: {finding.message()}")
+    return warnings
+
+
+def _path(found: dict[str, Package], start: str, goal: str) -> list[str] | None:
+    """A dependency path start -> ... -> goal, or None."""
+    stack, seen = [[start]], {start}
+    while stack:
+        path = stack.pop()
+        if path[-1] == goal:
+            return path
+        for dep in found[path[-1]].dependencies:
+            if dep not in seen:
+                seen.add(dep)
+                stack.append([*path, dep])
+    return None
 
 
 def _plan_differences(plan: MasterPlan, found: dict[str, Package]) -> list[str]:

@@ -16,7 +16,8 @@ from typing import Any, Callable
 from .config import BuildConfig, QualityCheck, default_checks
 from .agents import AgentError, Agents, FixAttempt, file_hash
 from .checks import (
-    Failure, count_types, eslint_stylish_failures, failure_metadata, failure_types, parse_output, typescript_failures,
+    Failure, count_types, eslint_stylish_failures, failure_metadata, failure_types, parse_linter_lines, parse_output,
+    typescript_failures,
 )
 from .cache.artifact import outputs_digest
 from .cache.keys import rekey
@@ -455,13 +456,19 @@ class PackagePipeline:
         self._record(out, "quality", "lint", result)
         text = result.read_output()
         counts = eslint_counts(text)
-        errors, warnings = counts if counts else ((0 if result.ok else 1), 0)
+        # Not ESLint's output: any linter's `file:line[:col]: message` lines, each a finding.
+        others = parse_linter_lines(text, "run lint", result.tail) if counts is None and not result.ok else []
+        errors, warnings = counts if counts else ((len(others) or (0 if result.ok else 1)), 0)
         out.lint_errors, out.lint_warnings = errors, warnings
         meta = {"errors": errors, "warnings": warnings, "exit_code": result.exit_code, "log": str(result.log_path)}
         if not result.ok:
             meta["output_tail"] = result.tail
-            failures = eslint_stylish_failures(text, "run lint", result.tail) or [Failure("lint", first_error_line(text), command="run lint", output_tail=result.tail)]
-            return CheckOutcome("lint", False, True, f"{errors} lint error(s): {first_error_line(text)}", meta, failures=failures)
+            failures = (eslint_stylish_failures(text, "run lint", result.tail) or others
+                        or [Failure("lint", first_error_line(text), command="run lint", output_tail=result.tail)])
+            meta.update(failure_metadata(failures))
+            first = failures[0]
+            where = f"{first.location()}: " if first.location() and first.location() not in first.message else ""
+            return CheckOutcome("lint", False, True, f"{errors} lint error(s): {where}{first.message}"[:300], meta, failures=failures)
         return CheckOutcome("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
 
     def check_typescript(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:

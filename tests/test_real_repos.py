@@ -77,3 +77,74 @@ def test_flags_the_runner_rejects_are_dropped_for_a_second_run(tmp_path, cli):
     assert any("coverage flags" in w and "MISSING DEPENDENCY" in w for w in report["warnings"])
     logs = sorted(p.name for p in (root / "production" / "logs").glob("*/@ex__p/test-*.log"))
     assert logs == ["test-test-without-coverage.log", "test-test.log"]
+
+
+def _undeclared_workspace(tmp_path: Path) -> Path:
+    """core-a's test loads util-b (which depends on core-a) through vi.importActual, undeclared."""
+    root = generate(tmp_path / "ws", [PackageSpec("core-a", "core"), PackageSpec("util-b", "utility", ["core-a"]),
+                                      PackageSpec("leaf-c", "ui", ["util-b"])], kind="trivial")
+    core = root / "packages" / "core" / "core-a"
+    (core / "test").mkdir()
+    (core / "test" / "a.test.ts").write_text(
+        '// import { b } from "@ex/leaf-c";  (a comment: not a finding)\n'
+        'const b = await vi.importActual<typeof import("./types")>(\n  "@ex/util-b"\n);\n')
+    failing = "console.error(\"Error: Cannot find module '@ex/util-b' imported from test/a.test.ts\"); process.exit(1)"
+    _set_scripts(core, test=f"node -e '{failing}'")
+    return root
+
+
+def test_undeclared_workspace_imports_are_found_and_explained(tmp_path, cli):
+    root = _undeclared_workspace(tmp_path)
+    res = cli("graph", "--workspace", str(root), "--json")
+    assert res.code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [w for w in data["warnings"] if "undeclared" in w] == [
+        "undeclared import: @ex/core-a imports @ex/util-b (packages/core/core-a/test/a.test.ts:3, vi.importActual) "
+        "but its package.json does not declare it"]
+    core = next(p for p in data["packages"] if p["name"] == "@ex/core-a")
+    assert core["undeclaredImports"] == [{"imported": "@ex/util-b", "file": "packages/core/core-a/test/a.test.ts", "line": 3, "via": "vi.importActual"}]
+
+    config = tmp_path / "build-env.json"
+    config.write_text(json.dumps({"undeclaredDependencies": "error"}))
+    res = cli("graph", "--workspace", str(root), "--config", str(config))
+    assert res.code == 2 and "packages/core/core-a/test/a.test.ts:3" in res.stderr, res.output
+
+    config.write_text(json.dumps({"undeclaredDependencies": "order"}))
+    res = cli("graph", "--workspace", str(root), "--config", str(config), "--json")
+    assert res.code == 0, res.output
+    warnings = json.loads(res.stdout)["warnings"]
+    assert any("would close the cycle @ex/core-a -> @ex/util-b -> @ex/core-a" in w for w in warnings), warnings
+
+    # The test fails resolving the undeclared package: the failure says why, and what to do.
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 1
+    report = package_reports(root)["@ex/core-a"]
+    assert report["phase"] == "test" and "@ex/core-a imports @ex/util-b (packages/core/core-a/test/a.test.ts:3" in report["error"]
+    assert "undeclaredDependencies" in report["error"]
+
+
+def test_undeclared_import_without_a_cycle_becomes_a_build_order_edge(tmp_path, cli):
+    root = generate(tmp_path / "ws", [PackageSpec("val-a", "validator"), PackageSpec("core-b", "core")], kind="trivial")
+    (root / "packages" / "core" / "core-b" / "index.test.js").write_text('const a = require("@ex/val-a/dist/index.js");\n')
+    config = tmp_path / "build-env.json"
+    config.write_text(json.dumps({"undeclaredDependencies": "order"}))
+    res = cli("graph", "--workspace", str(root), "--config", str(config), "--json")
+    data = json.loads(res.stdout)
+    assert next(p for p in data["packages"] if p["name"] == "@ex/core-b")["dependencies"] == ["@ex/val-a"]
+    assert any(w.startswith("undeclared import ordered as a dependency: @ex/core-b imports @ex/val-a") for w in data["warnings"])
+
+
+def test_any_linters_findings_are_counted(tmp_path, cli):
+    """A lint script running a non-ESLint linter (buf's real output, replayed) that exits non-zero."""
+    captured = Path(__file__).parent / "data" / "buf-lint.txt"
+    root = generate(tmp_path / "ws", [PackageSpec("protos", None)], kind="trivial")
+    pkg = root / "packages" / "protos"
+    (pkg / "lint.js").write_text(f"process.stdout.write(require('fs').readFileSync({json.dumps(str(captured))}, 'utf8'));\n"
+                                 "process.exit(100);\n")
+    _set_scripts(pkg, lint="node lint.js")
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 1
+    report = package_reports(root)["@ex/protos"]
+    lint = [f for f in report["failures"] if f["type"] == "lint"]
+    assert len(lint) == 11 and report["quality"]["lintScore"] == 0.0
+    assert lint[0]["file"].endswith(".proto") and lint[0]["line"] > 0
