@@ -79,6 +79,7 @@ def cache_metadata(outcome: PackageOutcome) -> dict[str, Any]:
     info = outcome.cache
     if info is not None:
         meta["cache_key"] = info.key
+        meta["cache_inputs"] = dg.MetadataValue.json(info.inputs)
         meta["cache_hit"] = info.hit
         if info.hit:
             meta["restored_from"] = info.source

@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--until", help="runs up to this day (YYYY-MM-DD), with --since")
     r.add_argument("--json", action="store_true", help="machine-readable output")
 
+    x = sub.add_parser("explain", help="a package's cache key: its inputs and which changed since its last build")
+    common(x)
+    x.add_argument("package", help="package name (full or short)")
+    x.add_argument("--json", action="store_true", help="machine-readable output")
+
+    c = sub.add_parser("cache", help="the local artifact store: stats, prune")
+    common(c, plan=False)
+    c.add_argument("action", choices=["stats", "prune"])
+    c.add_argument("--max-size-mb", type=int, help="prune: evict least recently used artifacts beyond this size")
+    c.add_argument("--older-than-days", type=float, help="prune: remove artifacts not used for this many days")
+
     ip = sub.add_parser("init-prompts", help="write starter fix prompts (existing files are kept)")
     common(ip, plan=False)
 
@@ -85,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")  # Dagster's beta/preview warnings are not for our users
     try:
         commands = {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example,
-                    "init-prompts": cmd_init_prompts, "report": cmd_report}
+                    "init-prompts": cmd_init_prompts, "report": cmd_report, "explain": cmd_explain, "cache": cmd_cache}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"package-builder: {exc}", file=sys.stderr)
@@ -162,6 +173,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     import dagster as dg
     from rich.console import Console
+    from rich.markup import escape
 
     from .definitions import build_definitions, discover_for, package_job
     from .instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
@@ -251,8 +263,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
     finally:
         watcher.stop()
-    from .events import final_states
+    from .events import final_states, run_warnings
 
+    for message in run_warnings(instance, result.run_id):
+        console.print(f"[yellow]warning:[/] {escape(message)}")
     states = final_states(instance, result.run_id)
     run_dir, summary = record_run(instance, result.run_id, config, graph, translator)
     for report in summary["packageReports"]:  # per-package steps Dagster skipped after a failure
@@ -450,6 +464,70 @@ def cmd_report(args: argparse.Namespace) -> int:
     par = result["parallelism"]
     use = par["meanSlotUtilization"]
     console.print(f"parallelism: {par['slots']} slot(s), mean utilization {f'{use:.0%}' if use is not None else 'n/a'}")
+    return 0
+
+
+# ---- explain and cache ------------------------------------------------------------------------
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .cache.keys import explain_changes
+    from .definitions import discover_for
+    from .instance import get_instance
+    from .staleness import outputs_problem
+    from .translator import PackageTranslator
+
+    config = _config(args)
+    graph = discover_for(config)
+    matches = [p for p in graph if args.package in (p.name, p.short_name)]
+    if len(matches) != 1:
+        raise UsageError(f"package {args.package!r} " + ("is ambiguous" if matches else f"not found among {len(graph)} packages"))
+    pkg = matches[0]
+    event = get_instance(config).get_latest_materialization_event(PackageTranslator().get_asset_key(pkg))
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    recorded = getattr(meta.get("cache_inputs"), "value", None)
+    last_key = getattr(meta.get("cache_key"), "value", None)
+    result = {
+        "package": pkg.name, "cacheKey": pkg.cache_key, "inputs": pkg.cache_inputs,
+        "lastBuild": {"cacheKey": last_key, "cacheHit": getattr(meta.get("cache_hit"), "value", None)} if event else None,
+        "changed": explain_changes(recorded, pkg.cache_inputs) if isinstance(recorded, dict) else None,
+        "outputs": outputs_problem(pkg, meta) if event else None,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{pkg.name}: cache key {pkg.cache_key}")
+    for name, value in pkg.cache_inputs.items():
+        print(f"  {name:<28} {value[:32]}")
+    if event is None:
+        print("never materialized: nothing to compare with")
+    elif result["changed"] is None:
+        print("its last materialization recorded no cache inputs (built before the cache, or with --cache off)")
+    elif not result["changed"]:
+        print(f"unchanged since its last materialization (key {last_key})")
+    else:
+        print(f"changed since its last materialization (key {last_key}):")
+        for line in result["changed"]:
+            print(f"  {line}")
+    if result["outputs"]:
+        print(f"outputs: {result['outputs']}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .cache.stores import LocalStore, default_local_dir
+
+    config = _config(args)
+    store = LocalStore(config.cache.local.dir or default_local_dir(), config.cache.local.maxSizeMB)
+    if args.action == "prune":
+        removed = store.prune(args.max_size_mb, args.older_than_days)
+        print(f"removed {removed.get('removed', 0)} artifact(s), {removed.get('bytes', 0) / 1e6:.1f} MB")
+    stats = store.stats()
+    print(f"local store {stats['directory']}: {stats['entries']} artifact(s), {stats['bytes'] / 1e6:.1f} MB "
+          f"of {stats['max_bytes'] / 1e6:.0f} MB")
+    remote = config.cache.remote
+    if remote.url:
+        print(f"remote store {remote.url} (team {remote.team or '-'}, token from ${remote.tokenEnv}"
+              f"{', read-only' if remote.readOnly else ''})")
     return 0
 
 

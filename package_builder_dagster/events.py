@@ -7,6 +7,7 @@ JSON payload. The CLI's live progress and the reports read those payloads back f
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -60,6 +61,15 @@ def read_states(instance: Any, run_id: str, cursor: str | None = None) -> tuple[
         if payload:
             states.append(payload)
     return states, conn.cursor if conn.records else cursor
+
+
+def run_warnings(instance: Any, run_id: str) -> list[str]:
+    """The warnings the run's steps logged themselves (the artifact cache's, say), each once, in order."""
+    found: dict[str, None] = {}
+    for entry in instance.all_logs(run_id):
+        if entry.dagster_event is None and entry.level == logging.WARNING and entry.user_message and MARK not in entry.user_message:
+            found.setdefault(entry.user_message, None)
+    return list(found)
 
 
 def final_states(instance: Any, run_id: str) -> dict[str, dict[str, Any]]:

@@ -201,7 +201,7 @@ class PackagePipeline:
         """Restore the package from the artifact cache when its key is there; True on a hit."""
         if self.cache is None or not pkg.cache_key:
             return False
-        out.cache = CacheInfo(pkg.cache_key)
+        out.cache = CacheInfo(pkg.cache_key, dict(pkg.cache_inputs))
         self.on_state(pkg.name, "restoring", {"key": pkg.cache_key})
         restored = self.cache.lookup(pkg, out.cache)
         if restored is None:
@@ -219,6 +219,7 @@ class PackagePipeline:
         key, inputs = pkg.cache_key, pkg.cache_inputs
         if any(a.filesChanged for a in out.fix_attempts):
             key, inputs = rekey(pkg)
+            out.cache.key, out.cache.inputs = key, inputs
         logs = list(dict.fromkeys(Path(s.log) for s in out.steps if s.log))
         self.cache.save(pkg, key, inputs, out.outputs, cache_record(out), logs, duration_ms)
         out.cache.stored = True

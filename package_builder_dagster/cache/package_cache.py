@@ -28,6 +28,7 @@ class CacheInfo:
     """What the cache did for one package in one run."""
 
     key: str
+    inputs: dict[str, str] = field(default_factory=dict)  # what the key is made of (hashes only)
     hit: bool = False
     source: str | None = None  # local | remote
     restore_ms: int = 0
