@@ -14,31 +14,13 @@ import dagster as dg
 
 from .assets import build_package_assets, build_suite_assets
 from .config import ENV_KEYS, BuildConfig, load_config
-from .graph import WorkspaceGraph, assign_plan_paths, discover
+from .graph import WorkspaceGraph
 from .resources import PackageManagerResource
 from .sensors import build_change_sensors, build_report_sensors
-from .cache.keys import assign_cache_keys
-from .toolchain import ToolMissing, detect_package_manager
-from .versions import assign_code_versions, output_globs
+from .workspace import discover_for
 from .translator import PackageTranslator
 
 JOB_NAME = "build_packages"
-
-
-def discover_for(config: BuildConfig) -> WorkspaceGraph:
-    """INITIALIZE: the workspace as plain data, with each package's plan path."""
-    graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations, config.undeclaredDependencies)
-    assign_plan_paths(graph, config.plans_dir)
-    for pkg in graph:
-        pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality")
-        pkg.output_globs = output_globs(config, pkg)
-    assign_code_versions(graph, config)
-    try:
-        pm = detect_package_manager(graph.root)
-    except ToolMissing:
-        pm = None
-    assign_cache_keys(graph, config, pm)
-    return graph
 
 
 def build_definitions(

@@ -17,6 +17,7 @@ import dagster as dg
 
 from .config import BuildConfig
 from .events import read_run
+from .materialized import read_mirror, write_mirror
 from .graph import WorkspaceGraph
 from .reports import derive_run, write_run_reports
 from .timeline import render_timeline
@@ -38,7 +39,31 @@ def record_run(
     build_id = config.buildId or graph.suite or graph.root.name
     reports, summary = derive_run(log, graph, selected, build_id, config.maxConcurrentBuilds)
     run_dir = write_run_reports(config.reports_dir, reports, summary, render_timeline(summary))
+    refresh_mirror(instance, config, graph, translator, {r["packageName"]: r["status"] for r in reports})
     return run_dir, summary
+
+
+def refresh_mirror(instance: dg.DagsterInstance, config: BuildConfig, graph: WorkspaceGraph,
+                   translator: PackageTranslator, statuses: dict[str, str]) -> None:
+    """Rewrite the plain-JSON mirror of each package's latest materialization (for `build --stale`)."""
+    home = Path(instance.root_directory)
+    previous = read_mirror(home)
+    keys = {translator.get_asset_key(p): p.name for p in graph}
+    packages = {}
+    for key, entry in instance.get_latest_materialization_events(list(keys)).items():
+        mat = entry.asset_materialization if entry else None
+        if mat is None:
+            continue
+        name = keys[key]
+        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+        packages[name] = {
+            "codeVersion": (mat.tags or {}).get("dagster/code_version"),
+            "outputs": meta.get("outputs"), "outputsDigest": meta.get("outputs_digest"), "outputsCount": meta.get("outputs_count"),
+            "status": statuses.get(name) or (previous.get(name) or {}).get("status"),
+        }
+    for name, status in statuses.items():  # failed before it ever materialized
+        packages.setdefault(name, {"status": status})
+    write_mirror(home, packages)
 
 
 def build_report_sensors(

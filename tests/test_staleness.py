@@ -146,3 +146,17 @@ def test_killed_build_is_finished_by_stale_without_rebuilding_what_succeeded(tmp
     assert "everything is up to date" in cli("build", "--workspace", str(root), "--stale").stdout
     summary = json.loads(next((root / "production/reports").glob(f"*/runs/{killed.run_id}/suite-summary.json")).read_text())
     assert summary["runStatus"] == "FAILURE"
+
+
+def test_up_to_date_is_decided_without_importing_dagster_and_never_when_outputs_are_gone(tmp_path, cli):
+    root = committed_workspace(tmp_path)
+    assert cli("build", "--workspace", str(root)).code == 0
+    probe = ("import sys; from package_builder_dagster.cli import main; code = main(['build', '--workspace', sys.argv[1], '--stale']);"
+             "print('dagster imported:', 'dagster' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
+    out = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, env=env, cwd=REPO).stdout
+    assert "everything is up to date" in out and "dagster imported: False" in out, out
+    (root / "packages/ui/leaf-e/dist/index.js").unlink()
+    out = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, env=env, cwd=REPO).stdout
+    assert "everything is up to date" not in out and "dagster imported: True" in out, out
+    assert (root / "packages/ui/leaf-e/dist/index.js").is_file()  # restored from the local store

@@ -1,9 +1,11 @@
-"""A content-addressed cache of build outputs (like Turborepo's): artifacts, and a local and a remote store."""
+"""A content-addressed cache of build outputs (like Turborepo's), one concept per module:
 
-from .artifact import Artifact, CorruptArtifact, outputs_digest, pack, read_manifest, restore
-from .stores import ArtifactCache, LocalStore, RemoteStore, StoreError, default_local_dir
+- `outputs`: which files a package's build produced;
+- `keys`: what a package's results depend on, as one digest (and `explain`);
+- `artifact`: packing outputs and a record into a verifiable tarball, restoring one atomically;
+- `stores`: the local store, the Turborepo-compatible remote store, and both together for a run;
+- `package_cache`: lookup, restore and save as one package step sees them.
 
-__all__ = [
-    "Artifact", "ArtifactCache", "CorruptArtifact", "LocalStore", "RemoteStore", "StoreError",
-    "default_local_dir", "outputs_digest", "pack", "read_manifest", "restore",
-]
+Nothing here imports Dagster; the submodules are imported where needed (the remote client's HTTP
+library stays out of `build --stale`'s fast path).
+"""

@@ -1,0 +1,27 @@
+"""INITIALIZE as plain data: the workspace graph with each package's plan path, quality checks,
+declared outputs, code version and cache key. No Dagster here, so `build --stale` can decide
+"up to date" before importing it."""
+
+from __future__ import annotations
+
+from .cache.keys import assign_cache_keys
+from .config import BuildConfig
+from .graph import WorkspaceGraph, assign_plan_paths, discover
+from .toolchain import ToolMissing, detect_package_manager
+from .versions import assign_code_versions, output_globs
+
+
+def discover_for(config: BuildConfig) -> WorkspaceGraph:
+    """The workspace the config names, every package resolved against the config."""
+    graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations, config.undeclaredDependencies)
+    assign_plan_paths(graph, config.plans_dir)
+    for pkg in graph:
+        pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality")
+        pkg.output_globs = output_globs(config, pkg)
+    assign_code_versions(graph, config)
+    try:
+        pm = detect_package_manager(graph.root)
+    except ToolMissing:
+        pm = None
+    assign_cache_keys(graph, config, pm)
+    return graph
