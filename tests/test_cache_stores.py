@@ -19,18 +19,8 @@ from pathlib import Path
 import pytest
 
 from cacheserver import CacheServer, FailingServer, closed_port_url, server_entry
-from package_builder_dagster.cache import (
-    ArtifactCache,
-    CorruptArtifact,
-    LocalStore,
-    RemoteStore,
-    StoreError,
-    default_local_dir,
-    outputs_digest,
-    pack,
-    read_manifest,
-    restore,
-)
+from package_builder_dagster.cache.artifact import CorruptArtifact, outputs_digest, pack, read_manifest, restore
+from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, StoreError, default_local_dir
 
 TEAM = "pb-tests"
 
