@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import subprocess
 import time
 from contextlib import contextmanager
@@ -176,6 +177,13 @@ class AgentError(Exception):
     """A plan agent that did not produce its plan, or a fix that could not be committed."""
 
 
+def plain_eslint(script: str) -> bool:
+    """Whether a `lint` script is one eslint call, so `--fix` appended to it reaches eslint (in a chain
+    like `deno check && eslint src` it would reach the last command, whatever that is)."""
+    words = script.split()
+    return bool(words) and words[0] in ("eslint", "npx") and "eslint" in words[:2] and not re.search(r"&&|\|\||[;|]", script)
+
+
 class Agents:
     """Runs plan agents, built-in fixers and fix agents for the packages of one run.
 
@@ -225,8 +233,8 @@ class Agents:
     # -- fixes ------------------------------------------------------------------------------
     def next_attempt(self, pkg: Package, count: int, failures: list[Failure], tried_builtin: bool) -> FixAttempt | None:
         """Run the next attempt for these failures (a built-in fixer first, then the agent); None when none applies."""
-        lint_script = pkg.scripts.get("lint", "")
-        if not tried_builtin and "eslint" in self.fix.builtinFixers and "eslint" in lint_script and any(f.type == "lint" for f in failures):
+        if not tried_builtin and "eslint" in self.fix.builtinFixers and plain_eslint(pkg.scripts.get("lint", "")) \
+                and any(f.type == "lint" for f in failures):
             return self._attempt(pkg, count, failures, "builtin:eslint-fix", self.pm.run_script("lint", ["--fix"]))
         if not self.fix.command:
             return None

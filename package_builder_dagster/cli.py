@@ -314,6 +314,13 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
                       f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
+    warned = [n for n in done if states[n].get("warnings")]
+    for n in warned[:20]:  # e.g. failing tests or checks with testing.failOnError false
+        first = states[n]["warnings"][0]
+        more = f" (+{len(states[n]['warnings']) - 1} more)" if len(states[n]["warnings"]) > 1 else ""
+        console.print(f"  [yellow]warning[/] {escape(n)}: {escape(str(first))[:200]}{more}")
+    if len(warned) > 20:
+        console.print(f"  [yellow]… {len(warned) - 20} more package(s) with warnings[/] (in their reports)")
     for n in failed:
         st = states[n]
         console.print(f"  [bold red]failed[/]  {escape(n)} in {st.get('phase')}: {escape(str(st.get('error')))}")

@@ -30,6 +30,7 @@ from .toolchain import (
     CommandRunner,
     PackageManager,
     COVERAGE_ARGS,
+    command_not_found,
     flags_rejected,
     missing_coverage_provider,
     module_not_found,
@@ -162,6 +163,10 @@ class PackagePipeline:
             raise PhaseFailed(phase, f"missing tool: {result.missing_tool}", result.tail)
         if result.timed_out:
             raise PhaseFailed(phase, f"`{label}` timed out after {timeout or self.config.commandTimeoutSeconds:g} s", result.tail)
+        missing = command_not_found(result.tail) if not result.ok else None
+        if missing:  # the environment lacks a program: no code edit fixes that, and it is no lint or test failure
+            raise PhaseFailed(phase, f"missing tool: {missing} is not installed or not on PATH (`{label}`: {first_error_line(result.tail)})",
+                              result.tail)
         return result
 
     def _record(self, out: PackageOutcome, phase: str, script: str, result: CommandResult | None) -> None:

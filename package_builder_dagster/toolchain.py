@@ -77,7 +77,30 @@ def detect_package_manager(root: Path) -> PackageManager:
             node = _which("node", "yarn berry needs node")
             return PackageManager(kind, (node, str((root / yarn_path).resolve())), reason)
     program = {"npm": "npm", "pnpm": "pnpm", "yarn-classic": "yarn", "yarn-berry": "yarn"}[kind]
-    return PackageManager(kind, (_which(program, f"this workspace uses {kind} ({reason})"),), reason)
+    found = _which(program, f"this workspace uses {kind} ({reason})")
+    if kind.startswith("yarn"):
+        version = installed_version(found)
+        beside = Path(found).parent.parent / "yarn" / "bin" / "yarn.js"  # the npm package `yarn` (1.x) installed beside it
+        if kind == "yarn-classic" and version and not version.startswith("1.") and (installed_version(str(beside)) or "").startswith("1."):
+            return PackageManager(kind, (_which("node", "yarn 1 needs node"), str(beside)), reason)
+        if version and (version.startswith("1.") != (kind == "yarn-classic")):
+            want = "yarn 1.x" if kind == "yarn-classic" else "yarn 2 or later (or a yarnPath release in .yarnrc.yml)"
+            raise ToolMissing(f"missing tool: this workspace uses {kind} ({reason}) and needs {want}, "
+                              f"but `yarn` on PATH is {version} ({found})")
+    return PackageManager(kind, (found,), reason)
+
+
+def installed_version(program: str) -> str | None:
+    """The version of an npm-installed program, from the package.json beside its real file (no process)."""
+    real = Path(program).resolve()
+    for folder in list(real.parents)[:3]:
+        manifest = folder / "package.json"
+        if manifest.is_file():
+            try:
+                return str(json.loads(manifest.read_text()).get("version") or "") or None
+            except ValueError:
+                return None
+    return None
 
 
 def _which(program: str, why: str) -> str:
@@ -327,9 +350,25 @@ def module_not_found(output: str, package: str) -> bool:
     return any(_NOT_FOUND.search(line) and name.search(line) for line in output.splitlines())
 
 
+# A package manager's own lines about a script that failed: never the telling line.
+_LIFECYCLE_NOISE = re.compile(r"ELIFECYCLE|^npm (?:ERR!|error)|^error Command failed|Lifecycle script|^info Visit https://yarnpkg|"
+                              r"^ERR_PNPM_|^\s*[❯>] .*\(\d+ tests?\)")
+_COMMAND_NOT_FOUND = re.compile(r"^(?:sh|bash|/bin/sh): (?:\d+: )?(?:line \d+: )?(?P<a>[^:\s]+): (?:command )?not found$|^(?P<b>[^:\s]+): command not found$", re.M)
+
+
+def command_not_found(output: str) -> str | None:
+    """The program a script's shell could not find (`sh: 1: deno: not found`), or None."""
+    m = _COMMAND_NOT_FOUND.search(output)
+    return (m["a"] or m["b"]) if m else None
+
+
 def first_error_line(text: str) -> str:
     """The most telling line of a failure: a diagnostic or 'Error' line, else the last non-empty one."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("$ ", "# in "))]
+    lines = [ln for ln in lines if not _LIFECYCLE_NOISE.search(ln)] or lines
+    missing = command_not_found(text)
+    if missing:
+        return next(ln for ln in lines if missing in ln and "not found" in ln)[:300]
     for ln in lines:
         if re.search(r"error TS\d+|\berror\b|Error:|FAIL|✖|AssertionError", ln):
             return ln[:300]

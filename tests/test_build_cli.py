@@ -108,7 +108,7 @@ def test_graph_json_without_categories(tmp_path, cli):
     assert [(p["name"], p["category"], p["layer"], p["dependencies"]) for p in data["packages"]] == [
         ("@ex/a", None, 0, []), ("@ex/b", None, 1, ["@ex/a"]), ("@ex/c", None, 2, ["@ex/b"]),
     ]
-    assert set(data["packages"][0]) == {"name", "version", "path", "category", "layer", "dependencies"}
+    assert set(data["packages"][0]) == {"name", "version", "path", "category", "layer", "dependencies", "undeclaredImports"}
     assert data["warnings"] == []
 
 

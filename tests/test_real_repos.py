@@ -148,3 +148,27 @@ def test_any_linters_findings_are_counted(tmp_path, cli):
     lint = [f for f in report["failures"] if f["type"] == "lint"]
     assert len(lint) == 11 and report["quality"]["lintScore"] == 0.0
     assert lint[0]["file"].endswith(".proto") and lint[0]["line"] > 0
+
+
+def test_a_program_the_script_cannot_find_is_a_missing_tool_not_a_lint_error(tmp_path, cli):
+    """valibot's `lint` runs deno first; where deno is not installed that is the environment's fault:
+    no lint count, no fix attempt (the built-in eslint fixer would append --fix to the chain)."""
+    root = generate(tmp_path / "ws", [PackageSpec("p", None)], kind="trivial")
+    _set_scripts(root / "packages" / "p", lint="no-such-linter-xyz check && eslint src")
+    res = cli("build", "--workspace", str(root))
+    assert res.code == 1
+    report = package_reports(root)["@ex/p"]
+    assert report["phase"] == "quality" and report["error"].startswith("missing tool: no-such-linter-xyz is not installed")
+    assert "not found" in report["error"] and report["fixAttempts"] == [] and report["quality"]["lintScore"] is None
+
+
+def test_the_telling_line_is_never_the_package_managers_own():
+    from package_builder_dagster.agents import plain_eslint
+    from package_builder_dagster.toolchain import first_error_line
+
+    pnpm = ("> valibot@1.0.0 lint /w/library\n> deno check ./src && eslint src\n\nsrc/a.ts:1:1 Error: bad thing\n"
+            " ELIFECYCLE  Command failed with exit code 1.\n")
+    assert first_error_line(pnpm) == "src/a.ts:1:1 Error: bad thing"
+    assert first_error_line("npm error Lifecycle script `lint` failed with error:\nnpm error code 1\n") .startswith("npm error")
+    assert plain_eslint("eslint src --max-warnings 0") and plain_eslint("npx eslint .")
+    assert not plain_eslint("deno check ./src && eslint src") and not plain_eslint("tsc --noEmit; eslint .")

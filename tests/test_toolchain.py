@@ -127,3 +127,22 @@ def test_parsers_on_real_tool_output(tmp_path, toolchain):
     assert cov is not None and 0 < cov["lines"] < 100 and cov["functions"] == 50.0
     (tmp_path / "coverage" / "coverage-summary.json").unlink()
     assert read_coverage(tmp_path, vitest.stdout)["functions"] == 50.0  # from the text table
+
+
+def test_yarn_classic_needs_yarn_1(tmp_path, toolchain, monkeypatch):
+    """A yarn.lock of yarn 1 is never run with yarn 4: a yarn 1 beside it is taken, else a clear error."""
+    import pytest
+
+    from package_builder_dagster.toolchain import ToolMissing, detect_package_manager
+
+    (tmp_path / "package.json").write_text('{"name": "r", "private": true, "workspaces": ["p/*"]}')
+    (tmp_path / "yarn.lock").write_text("# yarn lockfile v1\n")
+    monkeypatch.setenv("PATH", os.environ["PATH"] + os.pathsep + str(toolchain / "node_modules" / ".bin"))
+    pm = detect_package_manager(tmp_path)  # the toolchain's `yarn` is 4.x; its `yarn` package is 1.22
+    assert pm.kind == "yarn-classic" and pm.argv[-1].endswith("node_modules/yarn/bin/yarn.js")
+    only = tmp_path / "bin"
+    only.mkdir()
+    (only / "yarn").symlink_to(toolchain / "node_modules" / "@yarnpkg" / "cli-dist" / "bin" / "yarn.js")
+    monkeypatch.setenv("PATH", f"{only}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ToolMissing, match=r"needs yarn 1.x, but `yarn` on PATH is 4\."):
+        detect_package_manager(tmp_path)
