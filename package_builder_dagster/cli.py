@@ -314,10 +314,11 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
                       f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
-    warned = [n for n in done if states[n].get("warnings")]
+    telling = {n: [w for w in states[n].get("warnings") or [] if not str(w).startswith("no plan at ")] for n in done}
+    warned = [n for n in done if telling[n]]
     for n in warned[:20]:  # e.g. failing tests or checks with testing.failOnError false
-        first = states[n]["warnings"][0]
-        more = f" (+{len(states[n]['warnings']) - 1} more)" if len(states[n]["warnings"]) > 1 else ""
+        first = telling[n][0]
+        more = f" (+{len(telling[n]) - 1} more)" if len(telling[n]) > 1 else ""
         console.print(f"  [yellow]warning[/] {escape(n)}: {escape(str(first))[:200]}{more}")
     if len(warned) > 20:
         console.print(f"  [yellow]… {len(warned) - 20} more package(s) with warnings[/] (in their reports)")

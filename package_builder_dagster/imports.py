@@ -262,11 +262,12 @@ def module_specifiers(text: str) -> list[tuple[str, int, str]]:
             elif nxt[0] == "punct" and nxt[1] == ".":
                 if [t[1] for t in toks[i + 2:i + 5]] == ["meta", ".", "resolve"]:
                     add(_call_argument(toks, i + 5), "import.meta.resolve")
-            else:
-                add(_clause_source(toks, i + 1), "import")
+            else:  # `import type` needs only the package's declarations, but they come from its build too
+                typed = nxt[0] == "id" and nxt[1] == "type" and toks[i + 2][1] != "from"
+                add(_clause_source(toks, i + 1), "import type" if typed else "import")
         elif value == "export":
             if nxt[0] == "punct" and nxt[1] in ("*", "{") or nxt[0] == "id" and nxt[1] == "type":
-                add(_clause_source(toks, i + 1), "export")
+                add(_clause_source(toks, i + 1), "export type" if nxt[1] == "type" else "export")
         elif value == "require":
             if nxt[0] == "punct" and nxt[1] == "(":
                 add(_call_argument(toks, i + 1), "require")
