@@ -188,7 +188,8 @@ def run_packages(
     try:
         for event in schedule(order, {n: graph[n].dependencies for n in order}, build, config.maxConcurrentBuilds):
             if isinstance(event, StateChange):
-                context.log.info(state_message(event.package, event.state, event.time, event.detail))
+                if event.state != "queued":  # every selected package is queued at the start: not worth an event each
+                    context.log.info(state_message(event.package, event.state, event.time, event.detail))
                 continue
             outcome = event.outcome
             pkg = graph[outcome.name]

@@ -266,12 +266,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
     finally:
         watcher.stop()
-    from .events import final_states, run_warnings
+    from .events import read_run, terminal_states
 
-    for message in run_warnings(instance, result.run_id):
+    log = read_run(instance, result.run_id)  # once: the summary, the warnings and the reports all come from it
+    for message in log.warnings:
         console.print(f"[yellow]warning:[/] {escape(message)}")
-    states = final_states(instance, result.run_id)
-    run_dir, summary = record_run(instance, result.run_id, config, graph, translator)
+    states = terminal_states(log.payloads)
+    run_dir, summary = record_run(instance, result.run_id, config, graph, translator, log)
     for report in summary["packageReports"]:  # per-package steps Dagster skipped after a failure
         if report["status"] == "blocked":
             states.setdefault(report["packageName"], {"package": report["packageName"], "state": "blocked", "blocked_by": report.get("blockedBy")})

@@ -63,23 +63,14 @@ def read_states(instance: Any, run_id: str, cursor: str | None = None) -> tuple[
     return states, conn.cursor if conn.records else cursor
 
 
-def run_warnings(instance: Any, run_id: str) -> list[str]:
-    """The warnings the run's steps logged themselves (the artifact cache's, say), each once, in order."""
-    found: dict[str, None] = {}
-    for entry in instance.all_logs(run_id):
-        if entry.dagster_event is None and entry.level == logging.WARNING and entry.user_message and MARK not in entry.user_message:
-            found.setdefault(entry.user_message, None)
-    return list(found)
+def terminal_states(payloads: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each package's terminal payload (done, failed or blocked) among a run's payloads."""
+    return {p["package"]: p for p in payloads if p["state"] in TERMINAL}
 
 
 def final_states(instance: Any, run_id: str) -> dict[str, dict[str, Any]]:
     """Each package's terminal payload in a run (done, failed or blocked)."""
-    result: dict[str, dict[str, Any]] = {}
-    for entry in instance.all_logs(run_id):
-        payload = parse_message(entry.user_message)
-        if payload and payload["state"] in TERMINAL:
-            result[payload["package"]] = payload
-    return result
+    return terminal_states([p for p in (parse_message(e.user_message) for e in instance.all_logs(run_id)) if p])
 
 
 @dataclass
@@ -93,6 +84,7 @@ class RunLog:
     selection: list[str] | None  # asset keys (user strings); None: everything
     tags: dict[str, str] = field(default_factory=dict)
     payloads: list[dict[str, Any]] = field(default_factory=list)  # in order, each with its `step`
+    warnings: list[str] = field(default_factory=list)  # what the steps logged as warnings, each once
 
 
 def _iso(ts: float | None) -> str | None:
@@ -105,11 +97,14 @@ def read_run(instance: Any, run_id: str) -> RunLog:
     if run is None:
         raise KeyError(f"no run {run_id} in this instance")
     stats = instance.get_run_stats(run_id)
-    payloads = []
+    payloads, warnings = [], {}
     for entry in instance.all_logs(run_id):
         payload = parse_message(entry.user_message)
         if payload:
             payload["step"] = entry.step_key
             payloads.append(payload)
+        elif entry.dagster_event is None and entry.level == logging.WARNING and entry.user_message:
+            warnings.setdefault(entry.user_message, None)
     selection = sorted(k.to_user_string() for k in run.asset_selection) if run.asset_selection else None
-    return RunLog(run_id, run.status.value, _iso(stats.start_time), _iso(stats.end_time), selection, dict(run.tags), payloads)
+    return RunLog(run_id, run.status.value, _iso(stats.start_time), _iso(stats.end_time), selection, dict(run.tags),
+                  payloads, list(warnings))

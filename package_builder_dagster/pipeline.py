@@ -231,13 +231,13 @@ class PackagePipeline:
 
     def plan(self, pkg: Package, out: PackageOutcome) -> None:
         """The seed's PLAN phase for one package: the plan exists, or the plan agent writes it."""
-        self.on_state(pkg.name, "planning", {})
         plan = pkg.plan_path
         if plan is None:
             return
         out.plan_path = str(plan)
         if not plan.is_file():
             if self.agents and self.config.agents.plan.command:
+                self.on_state(pkg.name, "planning", {})  # a state of its own only when an agent writes the plan
                 try:
                     self.agents.write_plan(pkg)
                 except AgentError as exc:

@@ -77,26 +77,30 @@ def schedule(
             timing[n].ready = time.monotonic()
 
     pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="package")
+
+    def start_ready() -> None:
+        ready = sorted((n for n, ds in waiting.items() if not ds), key=position.__getitem__)
+        for name in ready[: max(0, max_concurrent - len(running))]:
+            del waiting[name]
+            timing[name].started = time.monotonic()
+            slot_wait = int((timing[name].started - (timing[name].ready or timing[name].started)) * 1000)
+            on_state(name, "started", {"slot_wait_ms": slot_wait})
+            running[pool.submit(build, name, on_state)] = name
+
     try:
         while waiting or running:
-            ready = sorted((n for n, ds in waiting.items() if not ds), key=position.__getitem__)
-            for name in ready[: max(0, max_concurrent - len(running))]:
-                del waiting[name]
-                timing[name].started = time.monotonic()
-                slot_wait = int((timing[name].started - (timing[name].ready or timing[name].started)) * 1000)
-                on_state(name, "started", {"slot_wait_ms": slot_wait})
-                running[pool.submit(build, name, on_state)] = name
+            start_ready()
             yield from drain()
             if not running:
                 if waiting:  # cannot happen with an acyclic graph; never spin forever
                     raise RuntimeError(f"scheduler stalled with {sorted(waiting)} waiting")
                 break
             done, _ = wait(running, timeout=poll_seconds, return_when=FIRST_COMPLETED)
-            yield from drain()
+            finished: list[Finished] = []
             for future in sorted(done, key=lambda f: position[running[f]]):
                 name = running.pop(future)
                 outcome = future.result()
-                yield Finished(outcome)
+                finished.append(Finished(outcome))
                 if outcome.ok:
                     for child in dependents[name]:
                         if child in waiting:
@@ -104,7 +108,12 @@ def schedule(
                             if not waiting[child]:
                                 timing[child].ready = time.monotonic()
                 else:
-                    yield from _block(name, dependents, waiting)
+                    finished.extend(_block(name, dependents, waiting))
+            # Dependents start before the caller records these results (which can take a while), so
+            # recording never holds a free slot empty.
+            start_ready()
+            yield from drain()
+            yield from finished
         yield from drain()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import dagster as dg
 
 from .config import BuildConfig
-from .events import read_run
+from .events import RunLog, read_run
 from .materialized import read_mirror, write_mirror
 from .graph import WorkspaceGraph
 from .reports import derive_run, write_run_reports
@@ -26,10 +26,12 @@ from .versions import plan_digest, source_hash, workspace_files
 
 
 def record_run(
-    instance: dg.DagsterInstance, run_id: str, config: BuildConfig, graph: WorkspaceGraph, translator: PackageTranslator
+    instance: dg.DagsterInstance, run_id: str, config: BuildConfig, graph: WorkspaceGraph, translator: PackageTranslator,
+    log: RunLog | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write run `run_id`'s package reports, suite summary and timeline; (run folder, summary)."""
-    log = read_run(instance, run_id)
+    """Write run `run_id`'s package reports, suite summary and timeline; (run folder, summary).
+    `log` is the run's event log when the caller has read it already."""
+    log = log or read_run(instance, run_id)
     names = {translator.get_asset_key(p).to_user_string(): p.name for p in graph}
     if log.selection is None:
         selected = list(graph.packages)

@@ -59,6 +59,11 @@ class LocalStore:
     def __init__(self, directory: Path, max_size_mb: int = 10240):
         self.directory = Path(directory)
         self.max_bytes = int(max_size_mb * 1024 * 1024)
+        # The store's size as this process last counted it, plus what it wrote since: the folder is
+        # scanned (and evicted) on the first write and whenever this estimate passes the cap, not on
+        # every write. Other processes' writes are counted at their own first write.
+        self._estimated_bytes: int | None = None
+        self._estimate_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"LocalStore(directory={str(self.directory)!r}, max_bytes={self.max_bytes})"
@@ -125,7 +130,12 @@ class LocalStore:
                     os.unlink(tmp_name)
                 except OSError:
                     pass
-        self._evict(self.max_bytes, keep=path)
+        with self._estimate_lock:
+            due = self._estimated_bytes is None or self._estimated_bytes + len(blob) > self.max_bytes
+            if not due:
+                self._estimated_bytes += len(blob)
+        if due:
+            self._evict(self.max_bytes, keep=path)
 
     def _evict(self, max_bytes: int, keep: Path | None = None) -> dict:
         """Remove oldest entries (never `keep`) while the total exceeds `max_bytes`."""
@@ -145,6 +155,8 @@ class LocalStore:
                         pass
                     total -= size
                     removed, removed_bytes = removed + 1, removed_bytes + size
+            with self._estimate_lock:
+                self._estimated_bytes = total
         except Timeout:
             pass  # another process is evicting right now
         except OSError as exc:
