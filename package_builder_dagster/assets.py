@@ -18,7 +18,7 @@ from .pipeline import PackageOutcome, PackagePipeline, now_iso, untested_reason
 from .publish import PublishOutcome, Publisher, display_url
 from .reports import lint_score, package_report_path
 from .sensors import record_run
-from .resources import PackageManagerResource
+from .resources import PackageBuilderResource
 from .scheduler import StateChange, schedule
 from .toolchain import ToolMissing, first_error_line
 from .translator import PackageTranslator
@@ -141,9 +141,9 @@ def _package_multi_asset(
         can_subset=True,
         description="Builds, tests and quality-checks the selected workspace packages in dependency order.",
     )
-    def _packages(context: dg.AssetExecutionContext, package_manager: PackageManagerResource) -> Iterator[Any]:
+    def _packages(context: dg.AssetExecutionContext, package_builder: PackageBuilderResource) -> Iterator[Any]:
         selected = {key_to_name[k] for k in context.selected_asset_keys if k in key_to_name}
-        yield from run_packages(context, config, graph, translator, package_manager, [n for n in graph.packages if n in selected])
+        yield from run_packages(context, config, graph, translator, package_builder, [n for n in graph.packages if n in selected])
 
     return _packages
 
@@ -153,16 +153,16 @@ def run_packages(
     config: BuildConfig,
     graph: WorkspaceGraph,
     translator: PackageTranslator,
-    package_manager: PackageManagerResource,
+    package_builder: PackageBuilderResource,
     order: list[str],
 ) -> Iterator[Any]:
     """Schedule `order` with dynamic parallelism; yield each result the moment its package finishes."""
     run_id = context.run.run_id
     try:
-        pm = package_manager.detect()
+        pm = package_builder.detect()
     except ToolMissing as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    runner = package_manager.runner()
+    runner = package_builder.runner()
     logs_dir = config.logs_dir / run_id
     publisher = make_publisher(config, graph, pm, runner, context.log)
     agents = Agents(config, graph, pm, runner, logs_dir)
@@ -199,7 +199,9 @@ def run_packages(
             key = translator.get_asset_key(pkg)
             if outcome.ok:
                 path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
-                yield dg.MaterializeResult(asset_key=key, metadata={**materialize_metadata(outcome, pm.kind, pkg.version), "report": dg.MetadataValue.path(str(path))})
+                yield dg.MaterializeResult(asset_key=key, metadata={
+                    **materialize_metadata(outcome, pm.kind, pkg.version), "group": translator.get_group_name(pkg),
+                    "report": dg.MetadataValue.path(str(path))})
             else:
                 failed.append(outcome)
             for check in outcome.checks.values():
@@ -246,16 +248,16 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
 
     @dg.asset(key=VERIFY_KEY, deps=package_keys, group_name="suite", kinds={"npm"},
               description="VERIFY: the suite's integration tests (`verifyCommand`, else the root `test:integration` script).")
-    def suite_verification(context: dg.AssetExecutionContext, package_manager: PackageManagerResource) -> dg.MaterializeResult:
+    def suite_verification(context: dg.AssetExecutionContext, package_builder: PackageBuilderResource) -> dg.MaterializeResult:
         root_scripts = _root_scripts(graph)
         if config.verifyCommand:
             argv, label = list(config.verifyCommand), "verifyCommand"
         elif "test:integration" in root_scripts:
-            argv, label = package_manager.detect().run_script("test:integration"), "test:integration"
+            argv, label = package_builder.detect().run_script("test:integration"), "test:integration"
         else:
             context.log.info("no verifyCommand and no root test:integration script: nothing to verify")
             return dg.MaterializeResult(metadata={"status": "not configured"})
-        runner = package_manager.runner()
+        runner = package_builder.runner()
         try:
             result = runner.run(argv, graph.root, config.logs_dir / context.run.run_id / "suite-verification.log")
         finally:
@@ -270,8 +272,8 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
 
     @dg.asset(key=SUMMARY_KEY, deps=[VERIFY_KEY], group_name="suite", kinds={"json"},
               description="COMPLETE: publishes the suite package (when publishing is on) and writes this run's reports.")
-    def suite_summary_asset(context: dg.AssetExecutionContext, package_manager: PackageManagerResource) -> dg.MaterializeResult:
-        published = publish_suites(context, config, graph, translator, package_manager) if config.publishing.enabled else {}
+    def suite_summary_asset(context: dg.AssetExecutionContext, package_builder: PackageBuilderResource) -> dg.MaterializeResult:
+        published = publish_suites(context, config, graph, translator, package_builder) if config.publishing.enabled else {}
         run_dir, summary = record_run(context.instance, context.run.run_id, config, graph, translator)
         meta: dict[str, Any] = {
             "total_packages": summary["totalPackages"], "successful": summary["successful"],
@@ -312,14 +314,14 @@ def translator_names(graph: WorkspaceGraph, translator: PackageTranslator) -> di
 
 def publish_suites(
     context: dg.AssetExecutionContext, config: BuildConfig, graph: WorkspaceGraph,
-    translator: PackageTranslator, package_manager: PackageManagerResource,
+    translator: PackageTranslator, package_builder: PackageBuilderResource,
 ) -> dict[str, PublishOutcome]:
     """The seed's COMPLETE: publish each suite package built in this run once all it needs is on the registry."""
     suites = [p for p in graph if p.category == "suite"]
     if not suites:
         return {}
-    runner = package_manager.runner()
-    publisher = Publisher(config, graph, package_manager.detect(), runner)
+    runner = package_builder.runner()
+    publisher = Publisher(config, graph, package_builder.detect(), runner)
     built = set(materializations_in_run(context.instance, context.run.run_id))
     states = final_states(context.instance, context.run.run_id)
     results: dict[str, PublishOutcome] = {}

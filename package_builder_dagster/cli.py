@@ -174,11 +174,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.stale and not (args.failed or args.since or args.select) and _up_to_date(args):
         print("everything is up to date: no package to build")
         return 0
-    import dagster as dg
     from rich.console import Console
     from rich.markup import escape
 
-    from .definitions import build_definitions, discover_for, package_job
+    from .definitions import build_definitions, discover_for, execute_build
     from .instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
     from .sensors import record_run
     from .staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
@@ -248,7 +247,6 @@ def cmd_build(args: argparse.Namespace) -> int:
         console.print("nothing to do: the selection names no package")
         return 0
 
-    _export_env(args, config)
     token = uuid.uuid4().hex
     console.print(
         f"[bold]package-builder[/] {graph.root} · {len(selected)} package(s) · {pm.kind} · "
@@ -258,12 +256,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     watcher.start()
     started = time.monotonic()
     try:
-        result = dg.execute_job(
-            dg.reconstructable(package_job), instance,
-            asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            tags={INVOCATION_TAG: token, "package-builder/source": "cli", **process_tags()},
-        )
+        result = execute_build(instance, config, translator, keys, {INVOCATION_TAG: token, **process_tags()})
     finally:
         watcher.stop()
     from .events import read_run, terminal_states

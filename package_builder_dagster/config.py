@@ -151,6 +151,7 @@ class BuildConfig(_Model):
     undeclaredDependencies: Literal["warn", "error", "order"] = "warn"
     outputs: list[str] | None = None  # output globs for every package (packageBuilder.outputs wins); None: detect
     cache: CacheConfig = CacheConfig()
+    configFile: Path | None = None  # the file this config was read from (set by load_config)
 
     # ---- resolved locations -------------------------------------------------------------
     @property
@@ -199,6 +200,11 @@ class BuildConfig(_Model):
         except ValidationError as err:
             raise UsageError(_format_validation_error(err, where)) from None
 
+    def portable(self) -> dict[str, Any]:
+        """The resolved config as JSON-able data without secrets: what travels with a run (a run's
+        stored origin, another process, another machine) to build the same definitions there."""
+        return json.loads(self.model_dump_json(exclude={"npmToken"}))
+
     def redacted(self) -> dict[str, Any]:
         """The config as JSON-able data with the token masked (safe for logs and metadata)."""
         data = json.loads(self.model_dump_json())
@@ -221,7 +227,6 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "PACKAGE_BUILDER_PUBLISH": ("publishing", "enabled"),
     "PACKAGE_BUILDER_PUBLISH_DRY_RUN": ("publishing", "dryRun"),
     "PACKAGE_BUILDER_CACHE": ("cache", "mode"),
-    "NPM_TOKEN": ("npmToken",),
 }
 
 
@@ -259,6 +264,15 @@ def read_json_object(path: Path, where: str | None = None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: the top level must be an object")
     return data
+
+
+def default_cache_dir() -> Path:
+    """$PACKAGE_BUILDER_CACHE_DIR, else $XDG_CACHE_HOME/package-builder/artifacts, else ~/.cache/…"""
+    explicit = os.environ.get("PACKAGE_BUILDER_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "package-builder" / "artifacts"
 
 
 def find_config_file(config: str | os.PathLike[str] | None, workspace: str | os.PathLike[str] | None) -> Path | None:
@@ -310,6 +324,10 @@ def load_config(
         cfg = BuildConfig.model_validate(data)
     except ValidationError as err:
         raise UsageError(_format_validation_error(err, source)) from None
+    if path:
+        cfg = cfg.model_copy(update={"configFile": path})
+    if cfg.cache.local.dir is None:  # resolved here, so it travels with the run
+        cfg.cache.local.dir = default_cache_dir()
     if cfg.workspaceRoot is not None:
         root = cfg.workspaceRoot.expanduser().resolve()
         if not root.is_dir():

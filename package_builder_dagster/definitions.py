@@ -6,6 +6,8 @@ PACKAGE_BUILDER_WORKSPACE (and the other PACKAGE_BUILDER_* variables) from the e
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 from functools import lru_cache
 from typing import Any
@@ -15,7 +17,7 @@ import dagster as dg
 from .assets import build_package_assets, build_suite_assets
 from .config import ENV_KEYS, BuildConfig, load_config
 from .graph import WorkspaceGraph
-from .resources import PackageManagerResource
+from .resources import PackageBuilderResource
 from .sensors import build_change_sensors, build_report_sensors
 from .workspace import discover_for
 from .translator import PackageTranslator
@@ -45,11 +47,40 @@ def build_definitions(
         jobs=[job],
         sensors=[*build_report_sensors(config, graph, translator, job), *build_change_sensors(graph, translator, job)],
         executor=executor,
-        resources={
-            "package_manager": PackageManagerResource(
-                workspace_root=str(graph.root), command_timeout_seconds=config.commandTimeoutSeconds
-            )
-        },
+        resources={"package_builder": PackageBuilderResource.for_config(config)},
+    )
+
+
+def translator_path(translator: PackageTranslator) -> str:
+    """`module:Class` of a translator, so another process can make the same one."""
+    return f"{type(translator).__module__}:{type(translator).__qualname__}"
+
+
+def _translator(path: str) -> PackageTranslator:
+    module, _, name = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj()
+
+
+@lru_cache(maxsize=4)
+def _job(config_json: str, translator: str) -> dg.JobDefinition:
+    config = BuildConfig.model_validate(json.loads(config_json))
+    return build_definitions(config, translator=_translator(translator)).resolve_job_def(JOB_NAME)
+
+
+def job_from_args(config: dict[str, Any], translator: str) -> dg.JobDefinition:
+    """The job for a portable config and a translator class path: what a run's process (this one, a
+    step subprocess, another machine) builds from the run's own origin, with no environment."""
+    return _job(json.dumps(config, sort_keys=True), translator)
+
+
+def reconstructable_job(config: BuildConfig, translator: PackageTranslator) -> Any:
+    """The build job as a ReconstructableJob whose arguments are the config and the translator."""
+    return dg.build_reconstructable_job(
+        __name__, job_from_args.__name__,
+        reconstructable_kwargs={"config": config.portable(), "translator": translator_path(translator)},
     )
 
 
@@ -68,7 +99,7 @@ def load_from_env() -> dg.Definitions:
 
 
 def package_job() -> dg.JobDefinition:
-    """Module-level target for `dagster.reconstructable`: the job over the environment's workspace."""
+    """The job over the workspace the environment names (`dagster dev`'s entry point)."""
     return load_from_env().resolve_job_def(JOB_NAME)
 
 
@@ -76,3 +107,15 @@ def __getattr__(name: str) -> Any:  # `defs` is built on first access, not at im
     if name == "defs":
         return load_from_env()
     raise AttributeError(name)
+
+
+def execute_build(instance: dg.DagsterInstance, config: BuildConfig, translator: PackageTranslator,
+                  keys: set[dg.AssetKey], tags: dict[str, str] | None = None) -> dg.ExecuteJobResult:
+    """Run the build job on `instance` for the asset `keys` (what `package-builder build` does). The
+    config and the translator travel in the run's origin: no environment variable carries them."""
+    return dg.execute_job(
+        reconstructable_job(config, translator), instance,
+        asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        tags={"package-builder/source": "cli", **(tags or {})},
+    )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .secret_env import npm_token
 from .config import BuildConfig
 from .graph import Package, WorkspaceGraph
 from .toolchain import CommandRunner, PackageManager, _which, first_error_line
@@ -209,7 +210,7 @@ class Publisher:
         self.config, self.graph, self.pm, self.runner = config, graph, pm, runner
         self.settings = config.publishing
         self.url = config.npmRegistry if config.npmRegistry.endswith("/") else config.npmRegistry + "/"
-        self._token = config.npmToken.get_secret_value() if config.npmToken else None
+        self._token = npm_token(config)
         self.registry = Registry(self.url, self._token)
         if self._token:  # whatever a command prints, the token never reaches a log
             runner.secrets = (*runner.secrets, self._token)

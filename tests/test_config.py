@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from package_builder_dagster.config import UsageError, load_config
+from package_builder_dagster.secret_env import npm_token
+from package_builder_dagster.config import BuildConfig, UsageError, load_config
 
 
 @pytest.fixture
@@ -77,8 +78,12 @@ def test_token_from_env_wins_and_never_prints(ws, tmp_path, monkeypatch):
     path = _write(tmp_path, {"workspaceRoot": str(ws), "npmToken": "npm_FILE_SECRET"})
     monkeypatch.setenv("NPM_TOKEN", "npm_ENV_SECRET")
     cfg = load_config(path)
-    assert cfg.npmToken.get_secret_value() == "npm_ENV_SECRET"
-    for text in (repr(cfg), str(cfg), json.dumps(cfg.redacted())):
+    assert npm_token(cfg) == "npm_ENV_SECRET"  # read where the command runs, never put in the config
+    monkeypatch.delenv("NPM_TOKEN")
+    assert npm_token(cfg) == "npm_FILE_SECRET"
+    portable = BuildConfig.model_validate(cfg.portable())  # what travels with a run: no secret in it
+    assert portable.npmToken is None and npm_token(portable) == "npm_FILE_SECRET"  # read from its file
+    for text in (repr(cfg), str(cfg), json.dumps(cfg.redacted()), json.dumps(cfg.portable())):
         assert "SECRET" not in text
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..config import BuildConfig
 from ..graph import Package, safe_name
+from ..secret_env import remote_cache_token, signature_key
 from .artifact import CorruptArtifact, pack, restore
 from .stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
 
@@ -50,8 +51,6 @@ class Restored:
 def make_artifact_cache(config: BuildConfig, warn: Callable[[str], None], mode: str | None = None) -> ArtifactCache | None:
     """The stores the config and `mode` (local, remote, both, off) ask for; None when caching is off.
     The remote token and signature key are read here, from the variables the config names."""
-    import os
-
     mode = mode or config.cache_mode
     if mode == "off":
         return None
@@ -60,10 +59,10 @@ def make_artifact_cache(config: BuildConfig, warn: Callable[[str], None], mode: 
         local = LocalStore(config.cache.local.dir or default_local_dir(), config.cache.local.maxSizeMB)
     settings = config.cache.remote
     if mode in ("remote", "both") and settings.url:
-        signature = os.environ.get(settings.signatureKeyEnv) if settings.signatureKeyEnv else None
+        signature = signature_key(config)
         if settings.signatureKeyEnv and not signature:
             warn(f"cache.remote.signatureKeyEnv names ${settings.signatureKeyEnv}, which is not set: artifacts are not signed")
-        remote = RemoteStore(settings.url, os.environ.get(settings.tokenEnv), settings.team, settings.readOnly,
+        remote = RemoteStore(settings.url, remote_cache_token(config), settings.team, settings.readOnly,
                              signature, settings.timeoutSeconds)
     if local is None and remote is None:
         return None

@@ -23,6 +23,8 @@ from pathlib import Path
 import requests
 from filelock import FileLock, Timeout
 
+from ..config import default_cache_dir
+
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ENTRY_SUFFIX = ".tar.gz"
 _STALE_TEMP_SECONDS = 3600
@@ -40,13 +42,8 @@ def validate_key(key: str) -> str:
 
 
 def default_local_dir() -> Path:
-    """$PACKAGE_BUILDER_CACHE_DIR, else $XDG_CACHE_HOME/package-builder/artifacts, else ~/.cache/…"""
-    explicit = os.environ.get("PACKAGE_BUILDER_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "package-builder" / "artifacts"
+    """The local store's folder when the config names none (see config.default_cache_dir)."""
+    return default_cache_dir()
 
 
 # ---- local ------------------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""Config and translator travel with the run: a run's steps rebuild the same definitions from the
+run's own origin, in other processes, with no PACKAGE_BUILDER_* variable anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import dagster as dg
+
+from package_builder_dagster.config import load_config
+from package_builder_dagster.definitions import execute_build
+from package_builder_dagster.examples import PackageSpec, generate
+from package_builder_dagster.instance import get_instance
+from package_builder_dagster.translator import PackageTranslator
+from package_builder_dagster.workspace import discover_for
+
+
+class TeamTranslator(PackageTranslator):
+    """A team's own naming: every package in the group `team_<category>`."""
+
+    def get_group_name(self, pkg) -> str:
+        return f"team_{pkg.category or 'none'}"
+
+
+def test_a_translator_subclass_and_the_config_reach_every_step_process(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("PACKAGE_BUILDER_"):
+            monkeypatch.delenv(name)
+    root = generate(tmp_path / "ws", [PackageSpec("core-a", "core"), PackageSpec("util-b", "utility", ["core-a"])], kind="trivial")
+    config_file = tmp_path / "build-env.json"
+    config_file.write_text(json.dumps({"dagster": {"grouping": "per-package", "home": str(tmp_path / "home")},
+                                       "cache": {"mode": "off"}, "maxConcurrentBuilds": 2}))
+    config = load_config(config_file, workspace=root)
+    graph = discover_for(config)
+    translator = TeamTranslator()
+    keys = {translator.get_asset_key(p) for p in graph}
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    instance = get_instance(config)
+    result = execute_build(instance, config, translator, keys)
+    assert result.success
+    assert not any(k.startswith("PACKAGE_BUILDER_") for k in os.environ)
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+    assert len(steps) == 2  # one step (its own process) per package
+    groups = {}
+    for key in keys:
+        meta = instance.get_latest_materialization_event(key).asset_materialization.metadata
+        groups[key.to_user_string()] = meta["group"].value
+    assert groups == {"ex/core-a": "team_core", "ex/util-b": "team_utility"}
