@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import dagster as dg
 
 from package_builder_dagster.config import load_config
 from package_builder_dagster.definitions import execute_build
