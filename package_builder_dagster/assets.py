@@ -11,7 +11,8 @@ import dagster as dg
 from .agents import Agents
 from .cache.package_cache import PackageCache, make_artifact_cache
 from .config import BuildConfig
-from .events import final_states, outcome_payload, state_message
+from .events import final_states, state_message
+from .record import RECORD_KEY, PackageRecord
 from .graph import WorkspaceGraph
 from .graph import safe_name
 from .pipeline import PackageOutcome, PackagePipeline, now_iso, untested_reason
@@ -193,17 +194,18 @@ def run_packages(
                 continue
             outcome = event.outcome
             pkg = graph[outcome.name]
-            state = {"success": "done"}.get(outcome.status, outcome.status)
-            # The terminal payload is what the reports are made of (sensors.record_run), after the run.
-            context.log.info(state_message(pkg.name, state, outcome.end_time or now_iso(), outcome_payload(outcome)))
             key = translator.get_asset_key(pkg)
+            # The package's typed record is what the reports, the CLI and suite publishing read back.
+            record = {RECORD_KEY: dg.MetadataValue.json(PackageRecord.from_outcome(outcome, outcome.end_time or now_iso()).to_json())}
             if outcome.ok:
                 path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
                 yield dg.MaterializeResult(asset_key=key, metadata={
                     **materialize_metadata(outcome, pm.kind, pkg.version), "group": translator.get_group_name(pkg),
-                    "report": dg.MetadataValue.path(str(path))})
+                    "report": dg.MetadataValue.path(str(path)), **record})
             else:
                 failed.append(outcome)
+                summary = f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed" else f"blocked by {outcome.blocked_by}"
+                yield dg.AssetObservation(asset_key=key, description=summary[:1000], metadata=record)
             for check in outcome.checks.values():
                 if dg.AssetCheckKey(key, check.name) not in check_keys:
                     continue
@@ -333,7 +335,7 @@ def publish_suites(
             if translator.get_asset_key(pkg) not in built:
                 results[pkg.name] = held("not built in this run")
                 continue
-            reason = untested_reason(config, states.get(pkg.name, {}).get("tests_passed"))
+            reason = untested_reason(config, states[pkg.name].tests_passed if pkg.name in states else None)
             needs = runtime_closure(graph, pkg.name)
             dry_built = {n for n in needs if config.publishing.dryRun and translator.get_asset_key(graph[n]) in built}
             missing = [n for n in needs if n not in dry_built and not publisher.is_available(graph[n])]

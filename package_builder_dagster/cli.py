@@ -259,16 +259,17 @@ def cmd_build(args: argparse.Namespace) -> int:
         result = execute_build(instance, config, translator, keys, {INVOCATION_TAG: token, **process_tags()})
     finally:
         watcher.stop()
-    from .events import read_run, terminal_states
+    from .events import read_run
+    from .record import blocked_record
 
     log = read_run(instance, result.run_id)  # once: the summary, the warnings and the reports all come from it
     for message in log.warnings:
         console.print(f"[yellow]warning:[/] {escape(message)}")
-    states = terminal_states(log.payloads)
+    states = dict(log.records)
     run_dir, summary = record_run(instance, result.run_id, config, graph, translator, log)
     for report in summary["packageReports"]:  # per-package steps Dagster skipped after a failure
         if report["status"] == "blocked":
-            states.setdefault(report["packageName"], {"package": report["packageName"], "state": "blocked", "blocked_by": report.get("blockedBy")})
+            states.setdefault(report["packageName"], blocked_record(report["packageName"], "", report.get("blockedBy"), report["error"]))
     suites = {p.name for p in graph if p.category == "suite"}
     return _print_summary(console, result, selected, states, time.monotonic() - started, run_dir, summary, suites)
 
@@ -284,13 +285,14 @@ def _up_to_date(args: argparse.Namespace) -> bool:
     return bool(mirror) and up_to_date(discover_for(config), mirror)
 
 
-def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, dict[str, Any]], elapsed: float,
+def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, Any], elapsed: float,
                    run_dir: Path, summary: dict[str, Any], suites: set[str]) -> int:
+    """The end of `build`: counts, publish and cache figures, warnings, each failed and blocked package."""
     from rich.markup import escape
 
-    done = [n for n in selected if states.get(n, {}).get("state") == "done"]
-    failed = [n for n in selected if states.get(n, {}).get("state") == "failed"]
-    blocked = [n for n in selected if states.get(n, {}).get("state") == "blocked"]
+    done = [n for n in selected if n in states and states[n].state == "done"]
+    failed = [n for n in selected if n in states and states[n].state == "failed"]
+    blocked = [n for n in selected if n in states and states[n].state == "blocked"]
     unknown = [n for n in selected if n not in states]
     console.print()
     console.print(
@@ -308,7 +310,7 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
                       f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
-    telling = {n: [w for w in states[n].get("warnings") or [] if not str(w).startswith("no plan at ")] for n in done}
+    telling = {n: [w for w in states[n].warnings if not w.startswith("no plan at ")] for n in done}
     warned = [n for n in done if telling[n]]
     for n in warned[:20]:  # e.g. failing tests or checks with testing.failOnError false
         first = telling[n][0]
@@ -317,10 +319,9 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     if len(warned) > 20:
         console.print(f"  [yellow]… {len(warned) - 20} more package(s) with warnings[/] (in their reports)")
     for n in failed:
-        st = states[n]
-        console.print(f"  [bold red]failed[/]  {escape(n)} in {st.get('phase')}: {escape(str(st.get('error')))}")
+        console.print(f"  [bold red]failed[/]  {escape(n)} in {states[n].phase}: {escape(str(states[n].error))}")
     for n in blocked:
-        console.print(f"  [red]blocked[/] {escape(n)} by {escape(str(states[n].get('blocked_by')))}")
+        console.print(f"  [red]blocked[/] {escape(n)} by {escape(str(states[n].blocked_by))}")
     if unknown and len(unknown) == len(selected):
         console.print(f"  [red]not built[/]: none of the {len(selected)} package(s) started")
     else:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .cache.artifact import outputs_digest
 from .cache.outputs import missing_outputs
-from .reports import write_json_atomic
+from .files import write_json_atomic
 from .graph import WorkspaceGraph
 
 FORMAT = 1

@@ -8,28 +8,13 @@ latest run's copies; each run also keeps its own under `<date>/runs/<run-id>/`. 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+from .files import write_json_atomic, write_text_atomic
+from .record import PackageRecord, blocked_record
 
 
 def lint_score(errors: int | None, warnings: int | None) -> float | None:
@@ -46,18 +31,15 @@ def _ms(a: str | None, b: str | None) -> int:
     return int((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() * 1000)
 
 
-def package_report(payload: dict[str, Any], workflow_id: str, dependencies: list[str], waited_for: list[dict[str, Any]]) -> dict[str, Any]:
-    """A PackageBuildReport (the seed's fields, camelCase) from a package's terminal payload."""
-    timings = payload.get("timings") or {}
-    coverage = payload.get("coverage") or {}
-    checks = payload.get("checks") or {}
-    status = {"done": "success"}.get(payload.get("state", ""), payload.get("state"))
+def package_report(record: PackageRecord, workflow_id: str, dependencies: list[str], waited_for: list[dict[str, Any]]) -> dict[str, Any]:
+    """A PackageBuildReport (the seed's fields, camelCase) from a package's record."""
+    timings = record.timings
     return {
-        "packageName": payload["package"],
+        "packageName": record.package,
         "workflowId": workflow_id,
-        "startTime": payload.get("start_time"),
-        "endTime": payload.get("end_time"),
-        "duration": payload.get("duration_ms", 0),
+        "startTime": record.start_time,
+        "endTime": record.end_time,
+        "duration": record.duration_ms,
         "buildMetrics": {
             "buildTime": timings.get("build", 0),
             "testTime": timings.get("test", 0),
@@ -65,33 +47,34 @@ def package_report(payload: dict[str, Any], workflow_id: str, dependencies: list
             "publishTime": timings.get("publish", 0),
         },
         "quality": {
-            "lintScore": lint_score(payload.get("lint_errors"), payload.get("lint_warnings")),
-            "testCoverage": coverage.get("lines"),
-            "typeScriptErrors": payload.get("typescript_errors"),
-            "passed": status == "success" and all(c["passed"] or c.get("warning_only") for c in checks.values()),
+            "lintScore": lint_score(record.lint_errors, record.lint_warnings),
+            "testCoverage": (record.coverage or {}).get("lines"),
+            "typeScriptErrors": record.typescript_errors,
+            "passed": record.status == "success" and all(c.passed or c.warning_only for c in record.checks.values()),
         },
-        "fixAttempts": payload.get("fix_attempts", []),
-        "status": status,
-        "phase": payload.get("phase"),
-        "error": payload.get("error"),
-        "blockedBy": payload.get("blocked_by"),
-        "warnings": payload.get("warnings", []),
-        "failures": payload.get("failures", []),
-        "fixCommit": payload.get("fix_commit"),
-        "publish": publish_record(payload.get("publish")),
-        "cache": cache_record(payload.get("cache"), payload),
+        "fixAttempts": [asdict(a) for a in record.fix_attempts],
+        "status": record.status,
+        "phase": record.phase,
+        "error": record.error,
+        "blockedBy": record.blocked_by,
+        "warnings": list(record.warnings),
+        "failures": [{k: v for k, v in asdict(f).items() if k != "output_tail"} for f in record.failures],
+        "fixCommit": record.fix_commit,
+        "publish": publish_record(asdict(record.publish) if record.publish else None),
+        "cache": cache_record(record),
         "dependencies": dependencies,
         "waitedFor": waited_for,
     }
 
 
-def cache_record(cache: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any] | None:
+def cache_record(record: PackageRecord) -> dict[str, Any] | None:
     """The report's `cache` object: hit, key, where it came from, restore and saved time, outputs digest."""
-    if not cache:
+    cache = record.cache
+    if cache is None:
         return None
-    return {"hit": bool(cache.get("hit")), "key": cache.get("key"), "restoredFrom": cache.get("source"),
-            "restoreTime": cache.get("restore_ms", 0), "savedTime": cache.get("saved_ms", 0), "stored": bool(cache.get("stored")),
-            "note": cache.get("note"), "outputsDigest": payload.get("outputs_digest"), "outputs": payload.get("outputs_count", 0)}
+    return {"hit": cache.hit, "key": cache.key, "restoredFrom": cache.source, "restoreTime": cache.restore_ms,
+            "savedTime": cache.saved_ms, "stored": cache.stored, "note": cache.note,
+            "outputsDigest": record.outputs_digest, "outputs": record.outputs_count}
 
 
 def cache_totals(reports: list[dict[str, Any]]) -> dict[str, int]:
@@ -163,32 +146,28 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
     by_package: dict[str, list[dict[str, Any]]] = {}
     for payload in log.payloads:
         by_package.setdefault(payload.get("package", ""), []).append(payload)
-    run_start = log.start or min((p["time"] for p in log.payloads), default=None)
-    run_end = log.end or max((p["time"] for p in log.payloads), default=run_start)
-    terminal: dict[str, dict[str, Any]] = {}
-    for name in selected:
-        for payload in by_package.get(name, []):
-            if payload["state"] in ("done", "failed", "blocked"):
-                terminal[name] = payload
+    times = [p["time"] for p in log.payloads] + [r.time for r in log.records.values()]
+    run_start = log.start or min(times, default=None)
+    run_end = log.end or max(times, default=run_start)
+    terminal = {name: log.records[name] for name in selected if name in log.records}
     reports = []
     for name in selected:
         pkg = graph[name]
         events = by_package.get(name, [])
-        payload = terminal.get(name)
-        if payload is None:  # Dagster skipped its step, or the run ended first
-            failed_up = [d for d in graph.upstream({name}) if terminal.get(d, {}).get("state") in ("failed", "blocked")]
-            root = next((d for d in failed_up if terminal[d]["state"] == "failed"), failed_up[0] if failed_up else None)
-            payload = {"package": name, "state": "blocked" if root else "failed", "blocked_by": root,
-                       "error": f"blocked: dependency {root} did not build" if root else "not finished: the run ended before this package did",
-                       "phase": "blocked" if root else None}
-        step = next((p.get("step") for p in events if p.get("step")), None) or "packages"
-        waited = [{"packageName": d, "waitTime": max(0, _ms(run_start, terminal[d].get("end_time") or terminal[d]["time"])) if d in terminal else 0}
+        record = terminal.get(name)
+        if record is None:  # Dagster skipped its step, or the run ended first
+            failed_up = [d for d in graph.upstream({name}) if d in terminal and terminal[d].state in ("failed", "blocked")]
+            root = next((d for d in failed_up if terminal[d].state == "failed"), failed_up[0] if failed_up else None)
+            record = blocked_record(name, run_end or "", root, f"blocked: dependency {root} did not build" if root
+                                    else "not finished: the run ended before this package did")
+        step = record.step or next((p.get("step") for p in events if p.get("step")), None) or "packages"
+        waited = [{"packageName": d, "waitTime": max(0, _ms(run_start, terminal[d].end_time or terminal[d].time)) if d in terminal else 0}
                   for d in pkg.dependencies]
-        report = package_report(payload, f"{log.run_id}:{step}", list(pkg.dependencies), waited)
+        report = package_report(record, f"{log.run_id}:{step}", list(pkg.dependencies), waited)
         started = next((p for p in events if p["state"] == "started"), None)
         report["runStart"] = started["time"] if started else None
         report["slotWaitTime"] = int((started or {}).get("slot_wait_ms", 0))
-        report["phases"] = _phases(events, payload)
+        report["phases"] = _phases(events, record)
         reports.append(report)
     for payload in log.payloads:  # COMPLETE published the suite package after its step
         if payload["state"] == "suite-publish":
@@ -201,11 +180,11 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
     return reports, summary
 
 
-def _phases(events: list[dict[str, Any]], terminal: dict[str, Any]) -> list[dict[str, Any]]:
+def _phases(events: list[dict[str, Any]], record: PackageRecord) -> list[dict[str, Any]]:
     """[{phase, start, end}] from the state changes of one package (for the timeline)."""
     marks = [(p["state"], p["time"]) for p in events if p["state"] not in ("queued", "started", "suite-publish")]
     phases = []
-    for (state, start), nxt in zip(marks, marks[1:] + [(None, terminal.get("end_time") or terminal.get("time"))]):
+    for (state, start), nxt in zip(marks, marks[1:] + [(None, record.end_time or record.time)]):
         if state in ("done", "failed", "blocked") or not nxt[1]:
             continue
         phases.append({"phase": state, "start": start, "end": nxt[1]})
