@@ -282,7 +282,7 @@ def _up_to_date(args: argparse.Namespace) -> bool:
 
     config = _config(args)
     mirror = read_mirror(config.dagster_home)
-    return bool(mirror) and up_to_date(discover_for(config), mirror)
+    return bool(mirror) and up_to_date(discover_for(config, versions_only=True), mirror)
 
 
 def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, Any], elapsed: float,

@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from .config import UsageError, read_json_object
-from .imports import find_undeclared_imports
 
 CATEGORY_LAYERS: dict[str, int] = {"validator": 0, "core": 1, "utility": 2, "service": 3, "ui": 4, "suite": 5}
 # Folder and heading spellings that name a category.
@@ -150,7 +148,7 @@ def workspace_patterns(root: Path) -> list[str]:
         patterns.extend(str(p) for p in ws)
     pnpm = root / "pnpm-workspace.yaml"
     if pnpm.is_file():
-        data = yaml.safe_load(pnpm.read_text()) or {}
+        data = _yaml().safe_load(pnpm.read_text()) or {}
         patterns.extend(str(p) for p in data.get("packages", []) or [])
     if not patterns:
         raise UsageError(f"{root} is not a workspace: package.json has no `workspaces` and there is no pnpm-workspace.yaml")
@@ -272,7 +270,8 @@ def discover(
     """Read the workspace at `root` into a WorkspaceGraph (optionally narrowed to one suite).
 
     `undeclared` says what an import of a workspace package that package.json does not declare does:
-    `warn`, `error` (UsageError), or `order` (a build-order edge, unless it would close a cycle)."""
+    `warn`, `error` (UsageError), or `order` (a build-order edge, unless it would close a cycle);
+    `skip` does not look (for callers that need only the code versions)."""
     root = root.resolve()
     if not (root / "package.json").is_file():
         raise UsageError(f"workspace has no package.json: {root}")
@@ -330,7 +329,9 @@ def discover(
         warnings.extend(_plan_differences(plan, found))
 
     declared = {name: {d for fld in DEPENDENCY_FIELDS for d in (manifests[name].get(fld) or {})} for name in found}
-    findings = find_undeclared_imports([(n, p.dir, declared[n]) for n, p in found.items()], root)
+    from .imports import find_undeclared_imports
+
+    findings = [] if undeclared == "skip" else find_undeclared_imports([(n, p.dir, declared[n]) for n, p in found.items()], root)
     for finding in findings:
         found[finding.importer].undeclared_imports.append(finding)
     if findings and undeclared == "error":
@@ -446,3 +447,9 @@ def select_suite(graph: WorkspaceGraph, suite: str) -> WorkspaceGraph:
     keep = {matches[0]} | graph.upstream({matches[0]})
     packages = {n: p for n, p in graph.packages.items() if n in keep}
     return WorkspaceGraph(root=graph.root, packages=packages, warnings=graph.warnings, suite=matches[0])
+
+
+def _yaml():  # imported when a YAML file is read: most workspaces have none, and `build --stale` stays light
+    import yaml
+
+    return yaml

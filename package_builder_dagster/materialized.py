@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .cache.artifact import outputs_digest
+from .cache.digest import outputs_digest
 from .cache.outputs import missing_outputs
 from .files import write_json_atomic
 from .graph import WorkspaceGraph

@@ -19,7 +19,7 @@ from .checks import (
     Failure, count_types, eslint_stylish_failures, failure_metadata, failure_types, parse_linter_lines, parse_output,
     typescript_failures,
 )
-from .cache.artifact import outputs_digest
+from .cache.digest import outputs_digest
 from .cache.keys import rekey
 from .cache.outputs import detect_outputs, glob_outputs, snapshot
 from .cache.package_cache import CacheInfo, PackageCache

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .cache.artifact import outputs_digest
+from .cache.digest import outputs_digest
 from .cache.outputs import missing_outputs
 from .graph import Package, WorkspaceGraph
 from .reports import find_runs, read_summaries

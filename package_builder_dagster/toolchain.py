@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from .config import UsageError
 
@@ -72,7 +71,7 @@ def detect_package_manager(root: Path) -> PackageManager:
 
     if kind == "yarn-berry":
         rc = root / ".yarnrc.yml"
-        yarn_path = (yaml.safe_load(rc.read_text()) or {}).get("yarnPath") if rc.is_file() else None
+        yarn_path = (_yaml().safe_load(rc.read_text()) or {}).get("yarnPath") if rc.is_file() else None
         if yarn_path and (root / yarn_path).is_file():
             node = _which("node", "yarn berry needs node")
             return PackageManager(kind, (node, str((root / yarn_path).resolve())), reason)
@@ -373,3 +372,9 @@ def first_error_line(text: str) -> str:
         if re.search(r"error TS\d+|\berror\b|Error:|FAIL|✖|AssertionError", ln):
             return ln[:300]
     return lines[-1][:300] if lines else ""
+
+
+def _yaml():  # imported when a YAML file is read: most workspaces have none, and `build --stale` stays light
+    import yaml
+
+    return yaml

@@ -15,7 +15,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import yaml
 
 from .config import BuildConfig
 from .graph import Package, WorkspaceGraph
@@ -23,16 +22,40 @@ from .graph import Package, WorkspaceGraph
 SKIP_DIRS = {"node_modules", ".git", "dist", "coverage", ".turbo", ".cache"}
 
 
-def workspace_files(root: Path) -> list[Path] | None:
-    """Files git tracks or would track (not ignored) in `root`; None when it is not a git work tree."""
+class WorkspaceFiles(list):
+    """The files git tracks or would track (not ignored) under a folder, with git's object id for
+    each tracked file whose working copy is unchanged (so hashing it needs no read)."""
+
+    def __init__(self, files: list[Path], object_ids: dict[Path, str]):
+        super().__init__(files)
+        self.object_ids = object_ids
+
+
+def _git(root: Path, *args: str) -> list[str] | None:
     try:
-        proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                              cwd=root, capture_output=True, timeout=120)
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=120)
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
         return None
-    return [root / p for p in proc.stdout.decode(errors="replace").split("\0") if p]
+    return [p for p in proc.stdout.decode(errors="replace").split("\0") if p]
+
+
+def workspace_files(root: Path) -> WorkspaceFiles | None:
+    """Files git tracks or would track (not ignored) in `root`; None when it is not a git work tree."""
+    listed = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    staged = _git(root, "ls-files", "-z", "--stage")
+    changed = _git(root, "ls-files", "-z", "--modified", "--deleted")
+    if listed is None or staged is None or changed is None:
+        return None
+    dirty = set(changed)
+    ids = {}
+    for line in staged:
+        meta, _, path = line.partition("\t")
+        mode, object_id, stage = meta.split(" ")
+        if stage == "0" and mode != "160000" and path not in dirty:
+            ids[root / path] = object_id
+    return WorkspaceFiles([root / p for p in listed], ids)
 
 
 def package_files(pkg: Package, listed: list[Path] | None) -> list[Path]:
@@ -46,14 +69,24 @@ def package_files(pkg: Package, listed: list[Path] | None) -> list[Path]:
     return sorted(found)
 
 
+def git_object_id(content: bytes) -> str:
+    """The id git gives a file's content (SHA-1 of `blob <size>\\0<content>`)."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
 def source_hash(pkg: Package, listed: list[Path] | None) -> str:
+    """A digest of the package's files: their relative paths and git object ids (a clean tracked
+    file's id comes from git's index, any other file is read)."""
+    known = getattr(listed, "object_ids", {})
     digest = hashlib.sha256()
     for path in package_files(pkg, listed):
-        try:
-            content = path.read_bytes()
-        except OSError:
-            continue
-        digest.update(os.path.relpath(path, pkg.dir).encode() + b"\0" + hashlib.sha256(content).digest())
+        object_id = known.get(path)
+        if object_id is None:
+            try:
+                object_id = git_object_id(path.read_bytes())
+            except OSError:
+                continue
+        digest.update(os.path.relpath(path, pkg.dir).encode() + b"\0" + object_id.encode())
     return digest.hexdigest()
 
 
@@ -79,12 +112,12 @@ def lockfile_entries(root: Path) -> dict[str, str]:
                     resolved[dep] = [found.get("version"), found.get("integrity"), found.get("resolved") if found.get("link") else None]
                 entries[path] = json.dumps([entry, resolved], sort_keys=True)
         elif pnpm.is_file():
-            for path, entry in ((yaml.safe_load(pnpm.read_text()) or {}).get("importers") or {}).items():
+            for path, entry in ((_yaml().safe_load(pnpm.read_text()) or {}).get("importers") or {}).items():
                 entries[path] = json.dumps(entry, sort_keys=True, default=str)
         elif yarn.is_file():
             digest = hashlib.sha256(yarn.read_bytes()).hexdigest()
             return _AllPaths(digest)
-    except (ValueError, yaml.YAMLError, AttributeError, OSError):
+    except (ValueError, _yaml().YAMLError, AttributeError, OSError):
         pass
     return entries
 
@@ -158,3 +191,9 @@ def changed_packages(graph: WorkspaceGraph, ref: str) -> set[str]:
         if any(str(p).startswith(prefix) for p in paths):
             changed.add(pkg.name)
     return changed
+
+
+def _yaml():  # imported when a YAML file is read: most workspaces have none, and `build --stale` stays light
+    import yaml
+
+    return yaml

@@ -11,14 +11,18 @@ from .toolchain import ToolMissing, detect_package_manager
 from .versions import assign_code_versions, output_globs
 
 
-def discover_for(config: BuildConfig) -> WorkspaceGraph:
-    """The workspace the config names, every package resolved against the config."""
-    graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations, config.undeclaredDependencies)
+def discover_for(config: BuildConfig, versions_only: bool = False) -> WorkspaceGraph:
+    """The workspace the config names, every package resolved against the config. `versions_only`:
+    just what the code versions need (no import scan, no cache keys), for `build --stale`'s fast path."""
+    undeclared = "skip" if versions_only else config.undeclaredDependencies
+    graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations, undeclared)
     assign_plan_paths(graph, config.plans_dir)
     for pkg in graph:
         pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality")
         pkg.output_globs = output_globs(config, pkg)
     assign_code_versions(graph, config)
+    if versions_only:
+        return graph
     try:
         pm = detect_package_manager(graph.root)
     except ToolMissing:

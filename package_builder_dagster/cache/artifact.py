@@ -9,7 +9,6 @@ anything in the package folder is touched.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -20,7 +19,9 @@ import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from .digest import _clean_relpath, _normalized_files, outputs_digest  # noqa: F401 - outputs_digest is part of this module's API
 
 MANIFEST_NAME = "manifest.json"
 OUTPUTS_PREFIX = "outputs/"
@@ -43,19 +44,6 @@ class Artifact:
 
 # ---- paths ------------------------------------------------------------------------------------
 
-def _clean_relpath(name: str) -> str:
-    """`name` as a normalized relative POSIX path; ValueError when absolute, empty or escaping."""
-    if not name or "\0" in name or "\\" in name:
-        raise ValueError(f"unsafe path {name!r}")
-    path = PurePosixPath(name)
-    if path.is_absolute() or any(part in ("", "..") for part in path.parts) or name.startswith("/"):
-        raise ValueError(f"unsafe path {name!r}")
-    cleaned = posixpath.normpath(name)
-    if cleaned in (".", "") or cleaned.startswith("../"):
-        raise ValueError(f"unsafe path {name!r}")
-    return cleaned
-
-
 def _link_stays_inside(relpath: str, target: str) -> bool:
     """Whether symlink `relpath` -> `target` points inside the package folder (lexically)."""
     if not target or target.startswith("/") or "\\" in target or "\0" in target:
@@ -70,33 +58,7 @@ def _resolves_inside(root: Path, path: Path) -> bool:
     return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
 
 
-def _normalized_files(files: list[str]) -> list[str]:
-    """The relative POSIX paths of `files`, cleaned, deduplicated and sorted."""
-    return sorted({_clean_relpath(Path(f).as_posix()) for f in files})
-
-
 # ---- digest -----------------------------------------------------------------------------------
-
-def outputs_digest(package_dir: Path, files: list[str]) -> str:
-    """The sha256 of the outputs' relative paths and contents (symlinks by target), never their mtimes."""
-    package_dir = Path(package_dir)
-    digest = hashlib.sha256()
-    for rel in _normalized_files(files):
-        path = package_dir / rel
-        digest.update(rel.encode("utf-8") + b"\0")
-        if path.is_symlink():
-            digest.update(b"symlink\0" + os.readlink(path).encode("utf-8"))
-        elif path.is_file():
-            file_hash = hashlib.sha256()
-            with path.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    file_hash.update(chunk)
-            digest.update(b"file\0" + file_hash.digest())
-        else:
-            raise FileNotFoundError(f"output {rel} is not a file in {package_dir}")
-        digest.update(b"\0")
-    return digest.hexdigest()
-
 
 # ---- pack -------------------------------------------------------------------------------------
 
