@@ -532,6 +532,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from .cache.stores import LocalStore, default_local_dir
+    from .publish import display_url
 
     config = _config(args)
     store = LocalStore(config.cache.local.dir or default_local_dir(), config.cache.local.maxSizeMB)
@@ -543,7 +544,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
           f"of {stats['max_bytes'] / 1e6:.0f} MB")
     remote = config.cache.remote
     if remote.url:
-        print(f"remote store {remote.url} (team {remote.team or '-'}, token from ${remote.tokenEnv}"
+        print(f"remote store {display_url(remote.url)} (team {remote.team or '-'}, token from ${remote.tokenEnv}"
               f"{', read-only' if remote.readOnly else ''})")
     return 0
 

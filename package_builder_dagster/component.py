@@ -16,9 +16,7 @@ in its own process. No PACKAGE_BUILDER_* environment variable is read.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,19 +127,10 @@ class PackageBuilderScaffolder(dg.Scaffolder[_Params]):
         )
 
 
-_ENV_LOCK = threading.Lock()
-
-
-@contextmanager
-def _without_package_builder_env() -> Iterator[None]:
-    """The config loaders fall back on PACKAGE_BUILDER_* variables (the CLI's precedence); a component
-    is configured by its defs.yaml alone, so they are hidden while its config is resolved."""
-    with _ENV_LOCK:
-        hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PACKAGE_BUILDER_")}
-        try:
-            yield
-        finally:
-            os.environ.update(hidden)
+def _own_environment() -> dict[str, str]:
+    """The environment without PACKAGE_BUILDER_* variables: a component is configured by its defs.yaml
+    alone (the config loaders fall back on those variables, the CLI's precedence)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PACKAGE_BUILDER_")}
 
 
 def _absolute(base: Path, value: str | os.PathLike[str]) -> Path:
@@ -193,15 +182,14 @@ class PackageBuilderComponent(dg.Component, dg.Model, dg.Resolvable):
         """The resolved build config, relative paths against `base_dir` (the defs.yaml's folder)."""
         root = _absolute(base_dir, self.workspace)
         overrides: dict[tuple[str, ...], Any] = {("dagster", "grouping"): self.grouping} if self.grouping else {}
-        with _without_package_builder_env():
-            if not isinstance(self.config, dict):
-                path = _absolute(base_dir, self.config) if self.config else None
-                if path is None and (root / WORKSPACE_CONFIG).is_file():
-                    path = root / WORKSPACE_CONFIG
-                if path is None:  # nothing to read: the defaults, through the same validation as inline
-                    return self._inline({}, base_dir, root, overrides)
-                return load_config(path, overrides, workspace=root)
-            return self._inline(self.config, base_dir, root, overrides)
+        if not isinstance(self.config, dict):
+            path = _absolute(base_dir, self.config) if self.config else None
+            if path is None and (root / WORKSPACE_CONFIG).is_file():
+                path = root / WORKSPACE_CONFIG
+            if path is None:  # nothing to read: the defaults, through the same validation as inline
+                return self._inline({}, base_dir, root, overrides)
+            return load_config(path, overrides, workspace=root, environ=_own_environment())
+        return self._inline(self.config, base_dir, root, overrides)
 
     @staticmethod
     def _inline(given: Mapping[str, Any], base_dir: Path, root: Path,
@@ -219,7 +207,7 @@ class PackageBuilderComponent(dg.Component, dg.Model, dg.Resolvable):
         except ValidationError as err:
             raise UsageError(_format_validation_error(err, "the component's config")) from None
         if config.cache.local.dir is None:
-            config.cache.local.dir = default_cache_dir()
+            config.cache.local.dir = default_cache_dir(_own_environment())
         if not root.is_dir():
             raise UsageError(f"workspace not found: {root}")
         return config

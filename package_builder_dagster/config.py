@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -266,24 +266,27 @@ def read_json_object(path: Path, where: str | None = None) -> dict[str, Any]:
     return data
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """$PACKAGE_BUILDER_CACHE_DIR, else $XDG_CACHE_HOME/package-builder/artifacts, else ~/.cache/…"""
-    explicit = os.environ.get("PACKAGE_BUILDER_CACHE_DIR")
+    environ = os.environ if environ is None else environ
+    explicit = environ.get("PACKAGE_BUILDER_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
+    xdg = environ.get("XDG_CACHE_HOME")
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "package-builder" / "artifacts"
 
 
-def find_config_file(config: str | os.PathLike[str] | None, workspace: str | os.PathLike[str] | None) -> Path | None:
+def find_config_file(config: str | os.PathLike[str] | None, workspace: str | os.PathLike[str] | None,
+                     environ: Mapping[str, str] | None = None) -> Path | None:
     """--config, else $PACKAGE_BUILDER_CONFIG, else <workspace>/production/configs/build-env.json when present."""
-    explicit = config or os.environ.get("PACKAGE_BUILDER_CONFIG")
+    environ = os.environ if environ is None else environ
+    explicit = config or environ.get("PACKAGE_BUILDER_CONFIG")
     if explicit:
         path = Path(explicit).expanduser().resolve()
         if not path.is_file():
             raise UsageError(f"config file not found: {path}")
         return path
-    ws = workspace or os.environ.get("PACKAGE_BUILDER_WORKSPACE")
+    ws = workspace or environ.get("PACKAGE_BUILDER_WORKSPACE")
     if ws:
         candidate = Path(ws).expanduser().resolve() / "production" / "configs" / "build-env.json"
         if candidate.is_file():
@@ -295,9 +298,12 @@ def load_config(
     config: str | os.PathLike[str] | None = None,
     overrides: dict[tuple[str, ...], Any] | None = None,
     workspace: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> BuildConfig:
-    """Resolve the configuration: flags (`overrides`, `workspace`) > environment > file > defaults."""
-    path = find_config_file(config, workspace)
+    """Resolve the configuration: flags (`overrides`, `workspace`) > environment (`environ`, default
+    the process's) > file > defaults."""
+    environ = os.environ if environ is None else environ
+    path = find_config_file(config, workspace, environ)
     data: dict[str, Any] = {}
     source = "defaults"
     if path:
@@ -308,8 +314,8 @@ def load_config(
             if isinstance(value, str):
                 _set(data, key, str((path.parent / Path(value).expanduser()).resolve()))
     for env, key in ENV_KEYS.items():
-        if os.environ.get(env):
-            value: Any = os.environ[env]
+        if environ.get(env):
+            value: Any = environ[env]
             if key[-1] in {"workspaceRoot", "masterPlan", "reportsDir"}:
                 value = str(Path(value).expanduser().resolve())
             _set(data, key, value)
@@ -327,7 +333,7 @@ def load_config(
     if path:
         cfg = cfg.model_copy(update={"configFile": path})
     if cfg.cache.local.dir is None:  # resolved here, so it travels with the run
-        cfg.cache.local.dir = default_cache_dir()
+        cfg.cache.local.dir = default_cache_dir(environ)
     if cfg.workspaceRoot is not None:
         root = cfg.workspaceRoot.expanduser().resolve()
         if not root.is_dir():

@@ -184,15 +184,17 @@ class PackagePipeline:
             if self.publisher:
                 self.verify_dependencies(pkg)
             restored = self.restore(pkg, out)
+            first_warning = len(out.warnings)
             if not restored:
                 failure = self.evaluate(pkg, out)
                 while failure is not None:
                     failure = self.fix(pkg, out, failure)
+            evaluated_warnings = out.warnings[first_warning:]  # what a cache hit replays (not plan or publish notes)
             if self.publisher:
                 self.publish(pkg, out)
             out.status = "success"
             if not restored:
-                self.save(pkg, out, int((time.monotonic() - started) * 1000))
+                self.save(pkg, out, evaluated_warnings, int((time.monotonic() - started) * 1000))
         except PhaseFailed as failure:
             out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
             out.failures = failure.failures
@@ -217,17 +219,21 @@ class PackagePipeline:
         out.outputs, out.outputs_digest = restored.files, restored.digest
         return True
 
-    def save(self, pkg: Package, out: PackageOutcome, duration_ms: int) -> None:
-        """Store a package that succeeded (fixed sources get their own key; fix attempts are not cached)."""
+    def save(self, pkg: Package, out: PackageOutcome, warnings: list[str], duration_ms: int) -> None:
+        """Store a package that succeeded (fixed sources get their own key; fix attempts are not cached).
+        Whatever goes wrong here is a warning: the cache never fails a package."""
         if self.cache is None or out.cache is None or out.outputs_digest is None:
             return
-        key, inputs = pkg.cache_key, pkg.cache_inputs
-        if any(a.filesChanged for a in out.fix_attempts):
-            key, inputs = rekey(pkg)
-            out.cache.key, out.cache.inputs = key, inputs
-        logs = list(dict.fromkeys(Path(s.log) for s in out.steps if s.log))
-        self.cache.save(pkg, key, inputs, out.outputs, cache_record(out), logs, duration_ms)
-        out.cache.stored = True
+        try:
+            key, inputs = pkg.cache_key, pkg.cache_inputs
+            if any(a.filesChanged for a in out.fix_attempts):
+                key, inputs = rekey(pkg)
+                out.cache.key, out.cache.inputs = key, inputs
+            logs = list(dict.fromkeys(Path(s.log) for s in out.steps if s.log))
+            self.cache.save(pkg, key, inputs, out.outputs, cache_record(out, warnings), logs, duration_ms)
+            out.cache.stored = True  # handed to the background saver; a failure there is a run warning
+        except Exception as exc:  # noqa: BLE001
+            out.warnings.append(f"not cached: {type(exc).__name__}: {exc}")
 
     def plan(self, pkg: Package, out: PackageOutcome) -> None:
         """The seed's PLAN phase for one package: the plan exists, or the plan agent writes it."""
@@ -519,12 +525,12 @@ class PackagePipeline:
 
 # ---- what the artifact cache records of a package -----------------------------------------------
 
-def cache_record(out: PackageOutcome) -> dict[str, Any]:
-    """The results a cache hit replays: timings, figures, checks, steps and warnings (no log paths)."""
+def cache_record(out: PackageOutcome, warnings: list[str]) -> dict[str, Any]:
+    """The results a cache hit replays: timings, figures, checks, steps and the build's warnings (no log paths)."""
     return {
         "timings": dict(out.timings), "coverage": out.coverage, "coverage_note": out.coverage_note,
         "lint_errors": out.lint_errors, "lint_warnings": out.lint_warnings, "typescript_errors": out.typescript_errors,
-        "tests_passed": out.tests_passed, "warnings": list(out.warnings),
+        "tests_passed": out.tests_passed, "warnings": list(warnings),
         "checks": {name: {"passed": c.passed, "ran": c.ran, "description": c.description, "warning_only": c.warning_only,
                           "metadata": {k: v for k, v in c.metadata.items() if k not in ("output_tail", "log")}}
                    for name, c in out.checks.items()},

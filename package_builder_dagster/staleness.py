@@ -44,7 +44,9 @@ def outputs_problem(pkg: Package, metadata: dict[str, Any]) -> str | None:
     if missing:
         return f"{len(missing)} of its {len(files)} output file(s) are missing ({missing[0]})"
     count = getattr(metadata.get("outputs_count"), "value", len(files))
-    if count == len(files) and outputs_digest(pkg.dir, files) != digest:
+    if count != len(files):  # the recorded list was cut: what is not listed cannot be checked
+        return f"its {count} outputs cannot be verified (only {len(files)} are recorded)"
+    if outputs_digest(pkg.dir, files) != digest:
         return "its outputs changed since it was built"
     return None
 

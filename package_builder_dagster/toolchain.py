@@ -89,16 +89,21 @@ def detect_package_manager(root: Path) -> PackageManager:
     return PackageManager(kind, (found,), reason)
 
 
+PACKAGE_MANAGER_PACKAGES = ("npm", "pnpm", "yarn", "@yarnpkg/cli-dist")
+
+
 def installed_version(program: str) -> str | None:
-    """The version of an npm-installed program, from the package.json beside its real file (no process)."""
+    """A package manager's version, from the package.json of the npm package its real file is in (no
+    process); None when that is not a package manager's own package (corepack's shims, a binary)."""
     real = Path(program).resolve()
     for folder in list(real.parents)[:3]:
         manifest = folder / "package.json"
         if manifest.is_file():
             try:
-                return str(json.loads(manifest.read_text()).get("version") or "") or None
+                data = json.loads(manifest.read_text())
             except ValueError:
                 return None
+            return str(data.get("version") or "") or None if data.get("name") in PACKAGE_MANAGER_PACKAGES else None
     return None
 
 

@@ -499,3 +499,27 @@ def test_corrupted_artifact_on_the_server_is_caught_by_restore(cache_server, pac
     cache.discard(key)
     assert not cache.local.has(key)
     assert warnings == []
+
+
+def test_a_restore_that_cannot_finish_is_a_miss_with_a_warning(tmp_path: Path) -> None:
+    """A file where the artifact needs a folder (`dist` is a file here): the lookup is a miss, not a
+    failed package, and says why."""
+    from package_builder_dagster.cache.package_cache import CacheInfo, PackageCache
+    from package_builder_dagster.graph import Package
+
+    built = tmp_path / "built"
+    (built / "dist").mkdir(parents=True)
+    (built / "dist" / "index.js").write_text("module.exports = 1;\n")
+    blob = pack(built, ["dist/index.js"], {"record": {}, "logs": {}})
+    warnings: list[str] = []
+    store = LocalStore(tmp_path / "store")
+    store.put("k1", blob)
+    target = tmp_path / "pkg"
+    target.mkdir()
+    (target / "dist").write_text("a file, not a folder")
+    cache = PackageCache(ArtifactCache(store, None, warnings.append), tmp_path / "logs", warnings.append)
+    pkg = Package(name="@x/p", version="1.0.0", path="p", dir=target, dependencies=[], scripts={})
+    info = CacheInfo("k1")
+    assert cache.lookup(pkg, info) is None
+    assert not info.hit and "rebuilt" in (info.note or "") and len(warnings) == 1
+    cache.wait()

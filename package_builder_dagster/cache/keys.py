@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..config import BuildConfig
 from ..graph import Package, WorkspaceGraph
-from ..toolchain import PackageManager
+from ..toolchain import PackageManager, installed_version
 from ..versions import source_hash, workspace_files
 
 KEY_VERSION = "1"  # bump when the artifact layout or the key's recipe changes
@@ -39,19 +39,11 @@ def node_version(node: str = "node") -> str:
 @functools.lru_cache(maxsize=8)
 def package_manager_version(pm: PackageManager) -> str:
     """The package manager's version, from its own package.json (no process), else its release file's digest."""
-    program = Path(pm.argv[-1]).resolve()
-    for folder in (program.parent, *program.parents):
-        manifest = folder / "package.json"
-        if manifest.is_file():
-            try:
-                data = json.loads(manifest.read_text())
-            except ValueError:
-                break
-            if data.get("name") in ("npm", "pnpm", "yarn", "@yarnpkg/cli-dist"):
-                return f"{pm.kind}@{data.get('version')}"
-            break
+    version = installed_version(pm.argv[-1])
+    if version:
+        return f"{pm.kind}@{version}"
     try:  # a checked-in yarn release (yarnPath), or a binary: its content says which
-        return f"{pm.kind}@sha256:{hashlib.sha256(program.read_bytes()).hexdigest()[:16]}"
+        return f"{pm.kind}@sha256:{hashlib.sha256(Path(pm.argv[-1]).resolve().read_bytes()).hexdigest()[:16]}"
     except OSError:
         return pm.kind
 

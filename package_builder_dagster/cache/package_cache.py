@@ -87,9 +87,15 @@ class PackageCache:
         blob, source = found
         try:
             artifact = restore(blob, pkg.dir)
+            if not isinstance(artifact.manifest.get("record", {}), dict) or not isinstance(artifact.manifest.get("logs", {}), dict):
+                raise CorruptArtifact("its manifest has no readable record")
         except CorruptArtifact as exc:
             self.artifacts.discard(info.key)
             info.note = f"cached artifact discarded ({exc}); rebuilt"
+            self.warn(f"{pkg.name}: {info.note}")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a restore that cannot finish is a miss: the build rewrites the outputs
+            info.note = f"restoring from the cache failed ({type(exc).__name__}: {exc}); rebuilt"
             self.warn(f"{pkg.name}: {info.note}")
             return None
         record = artifact.manifest.get("record") or {}

@@ -19,11 +19,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from filelock import FileLock, Timeout
 
 from ..config import default_cache_dir
+
+def _display_url(url: str) -> str:
+    """`url` without user and password."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) if parts.hostname else url
+
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ENTRY_SUFFIX = ".tar.gz"
@@ -228,6 +235,7 @@ class RemoteStore:
     def __init__(self, url: str, token: str | None, team: str | None = None, read_only: bool = False,
                  signature_key: str | None = None, timeout_seconds: float = 10.0):
         self.url = url.rstrip("/")
+        self.shown_url = _display_url(self.url)  # for messages: without credentials
         self._token = token
         self.team = team
         self.read_only = read_only
@@ -239,7 +247,7 @@ class RemoteStore:
     def __repr__(self) -> str:
         token = "'***'" if self._token else "None"
         signed = "'***'" if self._signature_key else "None"
-        return (f"RemoteStore(url={self.url!r}, token={token}, team={self.team!r}, "
+        return (f"RemoteStore(url={self.shown_url!r}, token={token}, team={self.team!r}, "
                 f"read_only={self.read_only}, signature_key={signed})")
 
     @property
@@ -268,20 +276,20 @@ class RemoteStore:
             return self._session.request(method, url, params=self._params(), headers=headers,
                                          timeout=(self.timeout_seconds, self.timeout_seconds), **kwargs)
         except requests.Timeout:
-            raise StoreError(f"remote cache at {self.url} timed out after {self.timeout_seconds:g}s") from None
+            raise StoreError(f"remote cache at {self.shown_url} timed out after {self.timeout_seconds:g}s") from None
         except requests.RequestException as exc:
             reason = self._scrub(f"{type(exc).__name__}: {exc}")
-            raise StoreError(f"remote cache at {self.url} unreachable: {reason}") from None
+            raise StoreError(f"remote cache at {self.shown_url} unreachable: {reason}") from None
 
     def _check(self, response: requests.Response, action: str) -> None:
         """StoreError for any answer that is neither a success nor a 404."""
         code = response.status_code
         if code in (401, 403):
-            raise StoreError(f"remote cache at {self.url} refused to {action} (HTTP {code}): "
+            raise StoreError(f"remote cache at {self.shown_url} refused to {action} (HTTP {code}): "
                              "check the token and team (TURBO_TOKEN, TURBO_TEAM)")
         if code >= 400 and code != 404:
             detail = self._scrub(response.text[:200].strip()) if response.text else ""
-            raise StoreError(f"remote cache at {self.url} failed to {action} (HTTP {code})"
+            raise StoreError(f"remote cache at {self.shown_url} failed to {action} (HTTP {code})"
                              + (f": {detail}" if detail else ""))
 
     def get(self, key: str) -> bytes | None:
@@ -293,7 +301,7 @@ class RemoteStore:
             self.last_miss_reason = "not found"
             return None
         if response.status_code != 200:
-            raise StoreError(f"remote cache at {self.url} answered HTTP {response.status_code} to a read")
+            raise StoreError(f"remote cache at {self.shown_url} answered HTTP {response.status_code} to a read")
         blob = response.content
         if self._signature_key:
             received = response.headers.get("x-artifact-tag")
@@ -316,7 +324,7 @@ class RemoteStore:
         response = self._request("PUT", key, data=blob, headers=headers)
         self._check(response, "store")
         if not 200 <= response.status_code < 300:
-            raise StoreError(f"remote cache at {self.url} answered HTTP {response.status_code} to an upload")
+            raise StoreError(f"remote cache at {self.shown_url} answered HTTP {response.status_code} to an upload")
 
     def has(self, key: str) -> bool:
         """Whether the server holds an artifact for `key` (HEAD)."""
@@ -401,7 +409,7 @@ class ArtifactCache:
         except StoreError as exc:
             self._failed("remote", exc)
         except Exception as exc:  # noqa: BLE001 - a background upload must never break the build
-            self._failed("remote", StoreError(f"remote cache at {self.remote.url} upload failed: {type(exc).__name__}: {exc}"))
+            self._failed("remote", StoreError(f"remote cache at {self.remote.shown_url} upload failed: {type(exc).__name__}: {exc}"))
 
     def store(self, key: str, blob: bytes, duration_ms: int = 0) -> None:
         """Write `blob` to the local store now and to the remote one in the background."""
