@@ -412,8 +412,7 @@ class PackagePipeline:
         """When a test failed to resolve a workspace package it imports without declaring it: say so."""
         for finding in pkg.undeclared_imports:
             if module_not_found(output, finding.imported):
-                return (f"{finding.message()}; it may not be built yet: declare it, or set undeclaredDependencies "
-                        f'"order" or scheduling.testsAfter "all-builds"')
+                return f'{finding.message()}; it may not be built yet: declare it, or set undeclaredDependencies "order"'
         return None
 
     def quality(self, pkg: Package, out: PackageOutcome, build_output: str, test_output: str, tests_ok: bool | None) -> None:
