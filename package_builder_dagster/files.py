@@ -1,4 +1,4 @@
-"""Atomic file writes: a temporary file beside the target, then a rename, so readers never see half a file."""
+"""Reading YAML, and atomic file writes (a temporary file beside the target, then a rename, so readers never see half a file)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's data (ValueError when it is not YAML). PyYAML is imported here, when a YAML file is
+    read: most workspaces have none, and `build --stale`'s fast path stays light."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None

@@ -12,6 +12,7 @@ from typing import Any
 
 
 from .config import UsageError, read_json_object
+from .files import read_yaml
 
 CATEGORY_LAYERS: dict[str, int] = {"validator": 0, "core": 1, "utility": 2, "service": 3, "ui": 4, "suite": 5}
 # Folder and heading spellings that name a category.
@@ -148,7 +149,7 @@ def workspace_patterns(root: Path) -> list[str]:
         patterns.extend(str(p) for p in ws)
     pnpm = root / "pnpm-workspace.yaml"
     if pnpm.is_file():
-        data = _yaml().safe_load(pnpm.read_text()) or {}
+        data = read_yaml(pnpm) or {}
         patterns.extend(str(p) for p in data.get("packages", []) or [])
     if not patterns:
         raise UsageError(f"{root} is not a workspace: package.json has no `workspaces` and there is no pnpm-workspace.yaml")
@@ -447,9 +448,3 @@ def select_suite(graph: WorkspaceGraph, suite: str) -> WorkspaceGraph:
     keep = {matches[0]} | graph.upstream({matches[0]})
     packages = {n: p for n, p in graph.packages.items() if n in keep}
     return WorkspaceGraph(root=graph.root, packages=packages, warnings=graph.warnings, suite=matches[0])
-
-
-def _yaml():  # imported when a YAML file is read: most workspaces have none, and `build --stale` stays light
-    import yaml
-
-    return yaml

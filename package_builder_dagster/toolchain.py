@@ -20,6 +20,7 @@ from typing import Any
 
 
 from .config import UsageError
+from .files import read_yaml
 
 OUTPUT_TAIL_LINES = 40
 
@@ -71,7 +72,7 @@ def detect_package_manager(root: Path) -> PackageManager:
 
     if kind == "yarn-berry":
         rc = root / ".yarnrc.yml"
-        yarn_path = (_yaml().safe_load(rc.read_text()) or {}).get("yarnPath") if rc.is_file() else None
+        yarn_path = (read_yaml(rc) or {}).get("yarnPath") if rc.is_file() else None
         if yarn_path and (root / yarn_path).is_file():
             node = _which("node", "yarn berry needs node")
             return PackageManager(kind, (node, str((root / yarn_path).resolve())), reason)
@@ -377,9 +378,3 @@ def first_error_line(text: str) -> str:
         if re.search(r"error TS\d+|\berror\b|Error:|FAIL|✖|AssertionError", ln):
             return ln[:300]
     return lines[-1][:300] if lines else ""
-
-
-def _yaml():  # imported when a YAML file is read: most workspaces have none, and `build --stale` stays light
-    import yaml
-
-    return yaml

@@ -17,6 +17,7 @@ from pathlib import Path
 
 
 from .config import BuildConfig
+from .files import read_yaml
 from .graph import Package, WorkspaceGraph
 
 SKIP_DIRS = {"node_modules", ".git", "dist", "coverage", ".turbo", ".cache"}
@@ -112,12 +113,12 @@ def lockfile_entries(root: Path) -> dict[str, str]:
                     resolved[dep] = [found.get("version"), found.get("integrity"), found.get("resolved") if found.get("link") else None]
                 entries[path] = json.dumps([entry, resolved], sort_keys=True)
         elif pnpm.is_file():
-            for path, entry in ((_yaml().safe_load(pnpm.read_text()) or {}).get("importers") or {}).items():
+            for path, entry in ((read_yaml(pnpm) or {}).get("importers") or {}).items():
                 entries[path] = json.dumps(entry, sort_keys=True, default=str)
         elif yarn.is_file():
             digest = hashlib.sha256(yarn.read_bytes()).hexdigest()
             return _AllPaths(digest)
-    except (ValueError, _yaml().YAMLError, AttributeError, OSError):
+    except (ValueError, AttributeError, OSError):
         pass
     return entries
 
@@ -191,9 +192,3 @@ def changed_packages(graph: WorkspaceGraph, ref: str) -> set[str]:
         if any(str(p).startswith(prefix) for p in paths):
             changed.add(pkg.name)
     return changed
-
-
-def _yaml():  # imported when a YAML file is read: most workspaces have none, and `build --stale` stays light
-    import yaml
-
-    return yaml
