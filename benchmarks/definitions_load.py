@@ -18,8 +18,8 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 
-from package_builder_dagster.config import load_config  # noqa: E402
-from package_builder_dagster.definitions import build_definitions  # noqa: E402
+from package_builder_dagster.discovery.config import load_config  # noqa: E402
+from package_builder_dagster.orchestration.definitions import build_definitions  # noqa: E402
 from package_builder_dagster.examples import generate, layered_specs  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def main(sizes: list[int]) -> None:
             env = {**os.environ, "PACKAGE_BUILDER_WORKSPACE": str(root)}
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", "import warnings; warnings.filterwarnings('ignore');"
-                            "import package_builder_dagster.definitions as d; d.defs.resolve_asset_graph()"],
+                            "import package_builder_dagster.orchestration.definitions as d; d.defs.resolve_asset_graph()"],
                            env=env, check=True)
             cold = time.perf_counter() - start
             print(f"{size:>5} packages: load definitions in-process {statistics.median(times):.2f} s (median of 3); "

@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 # `package_builder_dagster.PackageBuilderComponent` (the `dg` registry entry) imports Dagster only
 # when asked for, so the CLI's Dagster-free paths stay fast.
-_LAZY = {"PackageBuilderComponent": "component"}
+_LAZY = {"PackageBuilderComponent": "orchestration.component"}
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, git_commit_all, package_reports
-from package_builder_dagster.agents import init_prompts, select_prompt
+from package_builder_dagster.execution.fix_agents import init_prompts, select_prompt
 from package_builder_dagster.examples import PackageSpec, generate
 
 AGENTS = REPO / "tests" / "agents"
@@ -78,7 +78,7 @@ def test_builtin_eslint_fix_repairs_lint_without_the_agent(tmp_path, cli, toolch
 
 @pytest.mark.slow
 def test_agent_fixes_a_type_error_then_dependents_build_and_the_fix_is_committed_and_published(tmp_path, cli, toolchain):
-    from package_builder_dagster.localregistry import start
+    from package_builder_dagster.local_registry import start
 
     specs = [PackageSpec("core-a", "core", inject={"type-error"}), PackageSpec("util-b", "utility", ["core-a"]), PackageSpec("val-c", "validator")]
     root = generate(tmp_path / "ws", specs, toolchain=toolchain)

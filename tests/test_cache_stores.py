@@ -20,7 +20,8 @@ import pytest
 
 from cacheserver import CacheServer, FailingServer, closed_port_url, server_entry
 from package_builder_dagster.cache.artifact import CorruptArtifact, outputs_digest, pack, read_manifest, restore
-from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, StoreError, default_local_dir
+from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
+from package_builder_dagster.errors import StoreError
 
 TEAM = "pb-tests"
 
@@ -505,7 +506,7 @@ def test_a_restore_that_cannot_finish_is_a_miss_with_a_warning(tmp_path: Path) -
     """A file where the artifact needs a folder (`dist` is a file here): the lookup is a miss, not a
     failed package, and says why."""
     from package_builder_dagster.cache.package_cache import CacheInfo, PackageCache
-    from package_builder_dagster.graph import Package
+    from package_builder_dagster.discovery.graph import Package
 
     built = tmp_path / "built"
     (built / "dist").mkdir(parents=True)

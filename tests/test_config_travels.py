@@ -7,12 +7,12 @@ import json
 import os
 
 
-from package_builder_dagster.config import load_config
-from package_builder_dagster.definitions import execute_build
+from package_builder_dagster.discovery.config import load_config
+from package_builder_dagster.orchestration.definitions import execute_build
 from package_builder_dagster.examples import PackageSpec, generate
-from package_builder_dagster.instance import get_instance
-from package_builder_dagster.translator import PackageTranslator
-from package_builder_dagster.workspace import discover_for
+from package_builder_dagster.orchestration.instance import get_instance
+from package_builder_dagster.orchestration.translator import PackageTranslator
+from package_builder_dagster.discovery.workspace import discover_for
 
 
 class TeamTranslator(PackageTranslator):

@@ -37,7 +37,7 @@ def test_dagster_definitions_validate(tmp_path):
 
 def test_definitions_without_a_workspace_fail_clearly():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACKAGE_BUILDER_")}
-    proc = subprocess.run([sys.executable, "-c", "import package_builder_dagster.definitions as d; d.defs"],
+    proc = subprocess.run([sys.executable, "-c", "import package_builder_dagster.orchestration.definitions as d; d.defs"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "no workspace given" in proc.stderr
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import git_commit_all, package_reports, tool_path
 from package_builder_dagster.examples import PackageSpec, generate
-from package_builder_dagster.localregistry import start as start_registry
+from package_builder_dagster.local_registry import start as start_registry
 from registry import FaultyProxy
 
 SPECS = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import package_reports, workspace_instance
-from package_builder_dagster.checks import parse_output
+from package_builder_dagster.execution.output_parsers import parse_output
 from package_builder_dagster.examples import PackageSpec, generate
 
 TEAM_SCRIPT = """\

@@ -7,10 +7,11 @@ import dagster as dg
 import pytest
 
 from conftest import workspace_instance
-from package_builder_dagster.checks import Failure
+from package_builder_dagster.execution.output_parsers import Failure
 from package_builder_dagster.examples import PackageSpec, generate
-from package_builder_dagster.pipeline import CheckOutcome, PackageOutcome
-from package_builder_dagster.record import RECORD_KEY, PackageRecord, RecordError, parse_record
+from package_builder_dagster.execution.package_pipeline import CheckOutcome, PackageOutcome
+from package_builder_dagster.reporting.record import RECORD_KEY, PackageRecord, parse_record
+from package_builder_dagster.errors import RecordError
 
 
 def test_a_record_round_trips_and_a_bad_one_fails_loudly():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from package_builder_dagster.pipeline import PackageOutcome
-from package_builder_dagster.scheduler import Finished, StateChange, schedule
+from package_builder_dagster.execution.package_pipeline import PackageOutcome
+from package_builder_dagster.execution.scheduler import Finished, StateChange, schedule
 
 DEPS = {
     "a": [], "b": [], "c": ["a"], "d": ["c"], "e": ["b"], "f": ["d", "e"], "g": [], "h": ["g"],

@@ -75,9 +75,9 @@ def test_failed_rebuilds_the_failed_and_blocked_packages_only(tmp_path, cli):
 
 
 def test_plan_sensor_requests_exactly_the_changed_package(tmp_path, monkeypatch):
-    from package_builder_dagster import definitions
-    from package_builder_dagster.config import load_config
-    from package_builder_dagster.instance import prepare_home
+    from package_builder_dagster.orchestration import definitions
+    from package_builder_dagster.discovery.config import load_config
+    from package_builder_dagster.orchestration.instance import prepare_home
 
     root = committed_workspace(tmp_path)
     plan = root / "plans/packages/utility/util-b.md"
@@ -151,7 +151,7 @@ def test_killed_build_is_finished_by_stale_without_rebuilding_what_succeeded(tmp
 def test_up_to_date_is_decided_without_importing_dagster_and_never_when_outputs_are_gone(tmp_path, cli):
     root = committed_workspace(tmp_path)
     assert cli("build", "--workspace", str(root)).code == 0
-    probe = ("import sys; from package_builder_dagster.cli import main; code = main(['build', '--workspace', sys.argv[1], '--stale']);"
+    probe = ("import sys; from package_builder_dagster.cli.main import main; code = main(['build', '--workspace', sys.argv[1], '--stale']);"
              "print('dagster imported:', 'dagster' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
     out = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, env=env, cwd=REPO).stdout

@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .digest import _clean_relpath, _normalized_files, outputs_digest  # noqa: F401 - outputs_digest is part of this module's API
+from package_builder_dagster.cache.digest import _clean_relpath, _normalized_files, outputs_digest  # noqa: F401 - outputs_digest is part of this module's API
 
 MANIFEST_NAME = "manifest.json"
 OUTPUTS_PREFIX = "outputs/"

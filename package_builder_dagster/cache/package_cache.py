@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import BuildConfig
-from ..graph import Package, safe_name
-from ..secret_env import remote_cache_token, signature_key
-from .artifact import CorruptArtifact, pack, restore
-from .stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
+from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.discovery.graph import Package, safe_name
+from package_builder_dagster.execution.secret_env import remote_cache_token, signature_key
+from package_builder_dagster.cache.artifact import CorruptArtifact, pack, restore
+from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
 
 MAX_LOG_CHARS = 200_000  # per log kept in an artifact (its tail)
 MANIFEST_FORMAT = 1

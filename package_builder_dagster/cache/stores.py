@@ -24,7 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from filelock import FileLock, Timeout
 
-from ..config import default_cache_dir
+from package_builder_dagster.discovery.config import default_cache_dir
+from package_builder_dagster.errors import StoreError
 
 def _display_url(url: str) -> str:
     """`url` without user and password."""
@@ -35,10 +36,6 @@ def _display_url(url: str) -> str:
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ENTRY_SUFFIX = ".tar.gz"
 _STALE_TEMP_SECONDS = 3600
-
-
-class StoreError(Exception):
-    """The store cannot be used now (unreachable, timeout, 5xx, disk full, read-only)."""
 
 
 def validate_key(key: str) -> str:

@@ -14,7 +14,7 @@ if [ ! -f "$EXAMPLE/package.json" ]; then
   .venv/bin/package-builder example "$EXAMPLE" --toolchain toolchain
 fi
 export PATH="$PATH:$ROOT/toolchain/node_modules/.bin"
-exec .venv/bin/python -m package_builder_dagster.localregistry "$ROOT/production/.verdaccio" -- \
+exec .venv/bin/python -m package_builder_dagster.local_registry "$ROOT/production/.verdaccio" -- \
   .venv/bin/package-builder build --workspace "$EXAMPLE" \
   --config production/configs/example-build-env.json \
   --master-plan production/master-plans/example-suite.md --suite example-suite --publish "$@"

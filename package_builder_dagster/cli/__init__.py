@@ -1,0 +1,5 @@
+"""The `package-builder` command line."""
+
+from package_builder_dagster.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,586 @@
+"""`package-builder`: graph, build, ui (and example, to make a monorepo to try it on).
+
+Exit codes: 0 every selected package succeeded (or nothing to do); 1 a package failed or was
+blocked; 2 bad input (a one-line reason on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from package_builder_dagster.discovery.config import BuildConfig, find_config_file, load_config
+
+from package_builder_dagster.errors import UsageError
+
+INVOCATION_TAG = "package-builder/invocation"
+STATE_STYLES = {
+    "queued": "dim", "planning": "cyan", "verifying": "cyan", "building": "blue", "testing": "magenta", "checking": "yellow",
+    "fixing": "yellow", "publishing": "cyan", "restoring": "cyan", "done": "green", "failed": "bold red", "blocked": "red",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="package-builder", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, plan: bool = True) -> None:
+        sp.add_argument("--workspace", "-w", help="monorepo root (env PACKAGE_BUILDER_WORKSPACE)")
+        sp.add_argument("--config", "-c", help="build-env.json (env PACKAGE_BUILDER_CONFIG)")
+        if plan:
+            sp.add_argument("--master-plan", help="master plan markdown (env PACKAGE_BUILDER_MASTER_PLAN)")
+            sp.add_argument("--suite", help="build only this suite package and what it needs (env PACKAGE_BUILDER_SUITE)")
+
+    g = sub.add_parser("graph", help="print the packages in dependency order")
+    common(g)
+    g.add_argument("--json", action="store_true", help="machine-readable output")
+
+    b = sub.add_parser("build", help="materialize the package assets (a real Dagster run)")
+    common(b)
+    b.add_argument("--select", action="append", default=[], metavar="SEL", help="Dagster asset selection; package names allowed (repeatable)")
+    b.add_argument("--concurrency", type=int, help="packages built at once (maxConcurrentBuilds)")
+    b.add_argument("--stale", action="store_true", help="only packages missing, stale or failed last time, and their dependents")
+    b.add_argument("--failed", action="store_true", help="only the packages that failed or were blocked in the latest run")
+    b.add_argument("--since", metavar="REF", help="only packages with files changed since git REF, and their dependents")
+    b.add_argument("--publish", action="store_true", help="publish each package that passed (publishing.enabled)")
+    b.add_argument("--publish-dry-run", action="store_true", help="run the publish commands with --dry-run (implies --publish)")
+    b.add_argument("--registry", help="npm registry URL (npmRegistry; env PACKAGE_BUILDER_REGISTRY)")
+    b.add_argument("--cache", choices=["local", "remote", "both", "off"],
+                   help="artifact stores to use (cache.mode; default both with cache.remote.url, else local)")
+
+    u = sub.add_parser("ui", help="the Dagster UI over this workspace's instance")
+    common(u, plan=False)
+    u.add_argument("--port", type=int, default=3000)
+
+    r = sub.add_parser("report", help="bottlenecks, failure types, agent effectiveness, waits and parallelism")
+    common(r, plan=False)
+    which = r.add_mutually_exclusive_group()
+    which.add_argument("--run", help="one run (its id); default: the latest run")
+    which.add_argument("--date", help="every run of one day (YYYY-MM-DD, UTC)")
+    which.add_argument("--since", help="runs from this day on (YYYY-MM-DD)")
+    r.add_argument("--until", help="runs up to this day (YYYY-MM-DD), with --since")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+
+    x = sub.add_parser("explain", help="a package's cache key: its inputs and which changed since its last build")
+    common(x)
+    x.add_argument("package", help="package name (full or short)")
+    x.add_argument("--json", action="store_true", help="machine-readable output")
+
+    c = sub.add_parser("cache", help="the local artifact store: stats, prune")
+    common(c, plan=False)
+    c.add_argument("action", choices=["stats", "prune"])
+    c.add_argument("--max-size-mb", type=int, help="prune: evict least recently used artifacts beyond this size")
+    c.add_argument("--older-than-days", type=float, help="prune: remove artifacts not used for this many days")
+
+    ip = sub.add_parser("init-prompts", help="write starter fix prompts (existing files are kept)")
+    common(ip, plan=False)
+
+    e = sub.add_parser("example", help="write an example monorepo")
+    e.add_argument("path")
+    e.add_argument("--toolchain", help="folder whose node_modules holds typescript, vitest and eslint")
+    e.add_argument("--kind", choices=["typescript", "trivial"], default="typescript")
+    e.add_argument("--packages", type=int, help="generate this many layered packages instead of the 8-package suite")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    warnings.filterwarnings("ignore")  # Dagster's beta/preview warnings are not for our users
+    try:
+        commands = {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example,
+                    "init-prompts": cmd_init_prompts, "report": cmd_report, "explain": cmd_explain, "cache": cmd_cache}
+        return commands[args.command](args)
+    except UsageError as exc:
+        print(f"package-builder: {exc}", file=sys.stderr)
+        return 2
+
+
+def _config(args: argparse.Namespace) -> BuildConfig:
+    overrides: dict[tuple[str, ...], Any] = {}
+    if getattr(args, "master_plan", None):
+        overrides[("masterPlan",)] = str(Path(args.master_plan).resolve())
+    if getattr(args, "suite", None):
+        overrides[("buildId",)] = args.suite
+    if getattr(args, "concurrency", None) is not None:
+        overrides[("maxConcurrentBuilds",)] = args.concurrency
+    if getattr(args, "publish", False) or getattr(args, "publish_dry_run", False):
+        overrides[("publishing", "enabled")] = True
+    if getattr(args, "publish_dry_run", False):
+        overrides[("publishing", "dryRun")] = True
+    if getattr(args, "registry", None):
+        overrides[("npmRegistry",)] = args.registry
+    if getattr(args, "cache", None):
+        overrides[("cache", "mode")] = args.cache
+    config = load_config(args.config, overrides, args.workspace)
+    config.root  # noqa: B018 - raises the "no workspace" error early
+    return config
+
+
+def _export_env(args: argparse.Namespace, config: BuildConfig) -> None:
+    """Hand the resolved inputs to the definitions that Dagster loads (same precedence)."""
+    path = find_config_file(args.config, args.workspace or str(config.root))
+    if path:
+        os.environ["PACKAGE_BUILDER_CONFIG"] = str(path)
+    os.environ["PACKAGE_BUILDER_WORKSPACE"] = str(config.root)
+    for env, value in (
+        ("PACKAGE_BUILDER_MASTER_PLAN", config.masterPlan),
+        ("PACKAGE_BUILDER_SUITE", config.buildId),
+        ("PACKAGE_BUILDER_CONCURRENCY", config.maxConcurrentBuilds),
+        ("PACKAGE_BUILDER_REPORTS_DIR", config.reportsDir),
+        ("PACKAGE_BUILDER_REGISTRY", config.npmRegistry),
+        ("PACKAGE_BUILDER_PUBLISH", "true" if config.publishing.enabled else None),
+        ("PACKAGE_BUILDER_PUBLISH_DRY_RUN", "true" if config.publishing.dryRun else None),
+        ("PACKAGE_BUILDER_CACHE", config.cache.mode),
+    ):
+        if value is not None:
+            os.environ[env] = str(value)
+
+
+# ---- graph ---------------------------------------------------------------------------------
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from package_builder_dagster.orchestration.definitions import discover_for
+
+    graph = discover_for(_config(args))
+    if args.json:
+        print(json.dumps(graph.to_json(), indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(graph)} packages in dependency order ({graph.root})")
+    for col in ("#", "package", "version", "category", "layer", "path", "depends on"):
+        table.add_column(col)
+    for i, pkg in enumerate(graph, 1):
+        table.add_row(str(i), pkg.name, pkg.version, pkg.category or "-", str(pkg.layer), pkg.path, ", ".join(pkg.dependencies))
+    console = Console()
+    console.print(table)
+    for w in graph.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    return 0
+
+
+# ---- build ---------------------------------------------------------------------------------
+
+def cmd_build(args: argparse.Namespace) -> int:
+    if args.stale and not (args.failed or args.since or args.select) and _up_to_date(args):
+        print("everything is up to date: no package to build")
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+
+    from package_builder_dagster.orchestration.definitions import build_definitions, discover_for, execute_build
+    from package_builder_dagster.orchestration.instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
+    from package_builder_dagster.reporting.run_reports import report_run
+    from package_builder_dagster.orchestration.staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
+    from package_builder_dagster.discovery.code_versions import changed_packages
+    from package_builder_dagster.orchestration.selection import resolve_selection
+    from package_builder_dagster.execution.toolchain import detect_package_manager, _which
+    from package_builder_dagster.orchestration.translator import PackageTranslator
+
+    console = Console(highlight=False)
+    config = _config(args)
+    graph = discover_for(config)
+    _which("node", "every package script runs on node")
+    pm = detect_package_manager(graph.root)
+    translator = PackageTranslator()
+    defs = build_definitions(config, graph, translator)
+    key_to_name = {translator.get_asset_key(p): p.name for p in graph}
+    lock = BuildLock(prepare_home(config))  # before the storage is opened; held while this function runs
+    lock.acquire()
+    instance = get_instance(config)
+    for w in graph.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+
+    for run_id in recover_orphaned_runs(instance):
+        console.print(f"[yellow]run {run_id} was left in progress by a build process that is gone: marked failed[/]")
+        report_run(instance, run_id, config, graph, translator)
+
+    if args.select:
+        keys = resolve_selection(args.select, defs, graph, translator)
+    else:
+        keys = set(defs.resolve_asset_graph().get_all_asset_keys())
+    if args.stale or args.failed or args.since:
+        candidates = {key_to_name[k] for k in keys if k in key_to_name}
+        wanted: dict[str, str] = {}
+        if args.stale:
+            wanted.update(stale_packages(instance, graph, translator, config.reports_dir))
+        if args.failed:
+            wanted.update({n: "failed or blocked in the latest run" for n in failed_in_latest_run(config.reports_dir)})
+        if args.since:
+            try:
+                changed = changed_packages(graph, args.since)
+            except ValueError as exc:
+                raise UsageError(f"--since {args.since}: {exc}") from None
+            wanted.update(with_downstream(graph, {n: f"changed since {args.since}" for n in changed}))
+        wanted = {n: why for n, why in wanted.items() if n in candidates}
+        if not wanted:
+            console.print("everything is up to date: no package to build")
+            return 0
+        for name in graph.packages:
+            if name in wanted:
+                console.print(f"  {name}: {wanted[name]}")
+        keys = {translator.get_asset_key(graph[n]) for n in wanted}
+    if args.select or args.stale or args.failed or args.since:
+        chosen = {key_to_name[k] for k in keys if k in key_to_name}
+        missing = sorted(
+            n for n in graph.upstream(chosen) - chosen
+            if instance.get_latest_materialization_event(translator.get_asset_key(graph[n])) is None
+        )
+        if missing:
+            console.print(f"added {len(missing)} upstream package(s) never built successfully: {', '.join(missing)}")
+            keys |= {translator.get_asset_key(graph[n]) for n in missing}
+        absent = missing_outputs_of(instance, graph, translator, graph.upstream(chosen) - chosen - set(missing))
+        if absent:  # a fresh checkout: their outputs come back from the cache (or a rebuild)
+            console.print(f"added {len(absent)} upstream package(s) whose outputs are missing: {', '.join(sorted(absent))}")
+            keys |= {translator.get_asset_key(graph[n]) for n in absent}
+    selected = [n for n in graph.packages if translator.get_asset_key(graph[n]) in keys]
+    if not keys:
+        console.print("nothing to do: the selection names no package")
+        return 0
+
+    token = uuid.uuid4().hex
+    console.print(
+        f"[bold]package-builder[/] {graph.root} · {len(selected)} package(s) · {pm.kind} · "
+        f"{config.maxConcurrentBuilds} at a time · Dagster home {instance.root_directory}"
+    )
+    watcher = _ProgressWatcher(instance, token, selected, console)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        result = execute_build(instance, config, translator, keys, {INVOCATION_TAG: token, **process_tags()})
+    finally:
+        watcher.stop()
+    from package_builder_dagster.orchestration.run_events import read_run
+    from package_builder_dagster.reporting.record import blocked_record
+
+    log = read_run(instance, result.run_id)  # once: the summary, the warnings and the reports all come from it
+    for message in log.warnings:
+        console.print(f"[yellow]warning:[/] {escape(message)}")
+    states = dict(log.records)
+    run_dir, summary = report_run(instance, result.run_id, config, graph, translator, log)
+    for report in summary["packageReports"]:  # per-package steps Dagster skipped after a failure
+        if report["status"] == "blocked":
+            states.setdefault(report["packageName"], blocked_record(report["packageName"], "", report.get("blockedBy"), report["error"]))
+    suites = {p.name for p in graph if p.category == "suite"}
+    return _print_summary(console, result, selected, states, time.monotonic() - started, run_dir, summary, suites)
+
+
+def _up_to_date(args: argparse.Namespace) -> bool:
+    """The fast path of `--stale`, before Dagster is imported: True only when the mirror of the
+    instance's latest materializations matches every package (code version, outputs on disk)."""
+    from package_builder_dagster.orchestration.materialization_mirror import read_mirror, up_to_date
+    from package_builder_dagster.discovery.workspace import discover_for
+
+    config = _config(args)
+    mirror = read_mirror(config.dagster_home)
+    return bool(mirror) and up_to_date(discover_for(config, versions_only=True), mirror)
+
+
+def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, Any], elapsed: float,
+                   run_dir: Path, summary: dict[str, Any], suites: set[str]) -> int:
+    """The end of `build`: counts, publish and cache figures, warnings, each failed and blocked package."""
+    from rich.markup import escape
+
+    done = [n for n in selected if n in states and states[n].state == "done"]
+    failed = [n for n in selected if n in states and states[n].state == "failed"]
+    blocked = [n for n in selected if n in states and states[n].state == "blocked"]
+    unknown = [n for n in selected if n not in states]
+    console.print()
+    console.print(
+        f"[bold]summary[/]: {len(selected)} selected · [green]{len(done)} succeeded[/] · "
+        f"[red]{len(failed)} failed[/] · [red]{len(blocked)} blocked[/] · {elapsed:.1f} s · run {result.run_id}"
+    )
+    publish: dict[str, int] = {}
+    for report in summary["packageReports"]:
+        status = (report.get("publish") or {}).get("status")
+        if status:
+            publish[status] = publish.get(status, 0) + 1
+    if publish:
+        console.print("publish: " + " · ".join(f"{count} {status}" for status, count in sorted(publish.items())))
+    cache = summary.get("cache") or {}
+    if cache.get("hits") or cache.get("misses"):
+        console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
+                      f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
+    telling = {n: [w for w in states[n].warnings if not w.startswith("no plan at ")] for n in done}
+    warned = [n for n in done if telling[n]]
+    for n in warned[:20]:  # e.g. failing tests or checks with testing.failOnError false
+        first = telling[n][0]
+        more = f" (+{len(telling[n]) - 1} more)" if len(telling[n]) > 1 else ""
+        console.print(f"  [yellow]warning[/] {escape(n)}: {escape(str(first))[:200]}{more}")
+    if len(warned) > 20:
+        console.print(f"  [yellow]… {len(warned) - 20} more package(s) with warnings[/] (in their reports)")
+    for n in failed:
+        console.print(f"  [bold red]failed[/]  {escape(n)} in {states[n].phase}: {escape(str(states[n].error))}")
+    for n in blocked:
+        console.print(f"  [red]blocked[/] {escape(n)} by {escape(str(states[n].blocked_by))}")
+    if unknown and len(unknown) == len(selected):
+        console.print(f"  [red]not built[/]: none of the {len(selected)} package(s) started")
+    else:
+        for n in unknown:
+            console.print(f"  [red]not built[/] {escape(n)} (the run ended before it finished)")
+    if not result.success:
+        for event in result.all_events:
+            if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.message:
+                if event.step_key not in (None, "suite_verification", "suite_summary") and (failed or blocked):
+                    continue  # already listed package by package
+                console.print(f"  [red]{escape(event.step_key or 'run')}[/]: {escape(event.message.splitlines()[0])}")
+                failure = getattr(event.event_specific_data, "error", None)
+                if failure is not None:
+                    console.print(f"    {escape(str(failure.message).strip().splitlines()[0])}")
+    for report in summary["packageReports"]:
+        res = report.get("publish") or {}
+        if report["packageName"] in suites and res.get("status") not in (None, "deferred"):
+            console.print(f"suite package {escape(report['packageName'])} ({res['status']}): {escape(str(res.get('message')))}")
+    console.print(f"reports: {run_dir} (timeline: {run_dir / 'timeline.html'})")
+    return 0 if result.success and not failed and not blocked and not unknown else 1
+
+
+class _ProgressWatcher:
+    """Follows the run's event log and shows a progress bar and a line per package state change."""
+
+    def __init__(self, instance: Any, token: str, selected: list[str], console: Any):
+        self.instance, self.token, self.selected, self.console = instance, token, selected, console
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _find_run(self) -> str | None:
+        import dagster as dg
+
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={INVOCATION_TAG: self.token}), limit=1)
+        return runs[0].run_id if runs else None
+
+    def _loop(self) -> None:
+        from rich.markup import escape
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from package_builder_dagster.orchestration.run_events import TERMINAL, read_states
+
+        run_id, cursor, finished = None, None, set()
+        with Progress(TextColumn("[bold]packages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=self.console, transient=True) as progress:
+            task = progress.add_task("build", total=len(self.selected))
+            while True:
+                stopping = self._stop.is_set()
+                try:
+                    run_id = run_id or self._find_run()
+                    states, cursor = read_states(self.instance, run_id, cursor) if run_id else ([], cursor)
+                except Exception:  # the storage may be busy for a moment; try again
+                    states = []
+                for st in states:
+                    name, state = st["package"], st["state"]
+                    if state == "started":
+                        continue
+                    extra = ""
+                    if state == "failed":
+                        extra = f" in {st.get('phase')}: {st.get('error')}"
+                    elif state == "blocked":
+                        extra = f" by {st.get('blocked_by')}"
+                    elif state == "done":
+                        hit = (st.get("cache") or {}).get("hit")
+                        extra = f" ({st.get('duration_ms', 0) / 1000:.1f} s{', restored from ' + str(st['cache'].get('source')) + ' cache' if hit else ''})"
+                    style = STATE_STYLES.get(state, "default")
+                    progress.console.print(f"{st['time'][11:19]} {escape(name):<40} [{style}]{state}[/]{escape(extra)}")
+                    if state in TERMINAL and name not in finished:
+                        finished.add(name)
+                        progress.update(task, completed=len(finished))
+                if stopping:
+                    return
+                self._stop.wait(0.3)
+
+
+# ---- ui --------------------------------------------------------------------------------------
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from package_builder_dagster.orchestration.definitions import discover_for
+    from package_builder_dagster.orchestration.instance import prepare_home
+
+    config = _config(args)
+    discover_for(config)  # bad input fails here, with exit 2, not inside the UI
+    home = prepare_home(config)
+    _export_env(args, config)
+    workspace = home / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: package_builder_dagster.orchestration.definitions\n      attribute: defs\n"
+    )
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or shutil.which("dagster")
+    if not dagster:
+        raise UsageError("missing tool: dagster (pip install package-builder-dagster)")
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}); Ctrl-C stops it", file=sys.stderr)
+    proc = subprocess.Popen([dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=30)
+        return 0
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from package_builder_dagster.reporting.analysis import analyze
+    from package_builder_dagster.reporting.reports import find_runs, read_summaries
+
+    config = _config(args)
+    if args.until and not args.since:
+        raise UsageError("--until needs --since")
+    since, until = (args.date, args.date) if args.date else (args.since, args.until)
+    runs = read_summaries(find_runs(config.reports_dir, args.run, since, until))
+    if not args.run and not since:
+        runs = runs[-1:]  # the latest run
+    if not runs:
+        what = f"run {args.run}" if args.run else f"dates {since or '…'} to {until or '…'}" if since else "any run"
+        raise UsageError(f"no report to read for {what} in {config.reports_dir}")
+    result = analyze(runs)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    console = Console(highlight=False)
+    runs = Table(title=f"{len(result['runs'])} run(s)")
+    for col in ("run", "status", "started", "packages", "ok", "failed", "blocked", "wall s", "slot use", "critical path"):
+        runs.add_column(col)
+    for run in result["runs"]:
+        use = run["slotUtilization"]
+        runs.add_row(run["runId"][:8], str(run["runStatus"]), str(run["startTime"])[:19], str(run["totalPackages"]),
+                     str(run["successful"]), str(run["failed"]), str(run["blocked"]), f"{run['totalDuration'] / 1000:.1f}",
+                     f"{use:.0%}" if use is not None else "-", " → ".join(run["criticalPath"] or []))
+    console.print(runs)
+    slow = Table(title="slowest packages")
+    slow.add_column("package"), slow.add_column("s"), slow.add_column("status")
+    for item in result["slowestPackages"]:
+        slow.add_row(item["packageName"], f"{item['duration'] / 1000:.1f}", item["status"])
+    console.print(slow)
+    console.print("failure types: " + (", ".join(f"{t} × {n}" for t, n in result["failureTypes"]) or "none"))
+    agents = result["agents"]
+    console.print(f"fix attempts: {agents['attempts']} on {agents['packagesAttempted']} package(s), {agents['packagesFixed']} fixed")
+    for prompt, stats in agents["byPrompt"].items():
+        console.print(f"  {prompt}: {stats['fixed']}/{stats['attempts']} attempts fixed ({stats['successRate']:.0%})")
+    waits = result["waits"]
+    console.print(f"dependency wait: {waits['totalDependencyWait'] / 1000:.1f} s in total; slot wait: {waits['totalSlotWait'] / 1000:.1f} s")
+    for w in waits["longest"]:
+        console.print(f"  {w['packageName']} waited {w['waitTime'] / 1000:.1f} s for {w['dependency']}")
+    par = result["parallelism"]
+    use = par["meanSlotUtilization"]
+    console.print(f"parallelism: {par['slots']} slot(s), mean utilization {f'{use:.0%}' if use is not None else 'n/a'}")
+    return 0
+
+
+# ---- explain and cache ------------------------------------------------------------------------
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from package_builder_dagster.cache.keys import explain_changes
+    from package_builder_dagster.orchestration.definitions import discover_for
+    from package_builder_dagster.orchestration.instance import get_instance
+    from package_builder_dagster.orchestration.staleness import outputs_problem
+    from package_builder_dagster.orchestration.translator import PackageTranslator
+
+    config = _config(args)
+    graph = discover_for(config)
+    matches = [p for p in graph if args.package in (p.name, p.short_name)]
+    if len(matches) != 1:
+        raise UsageError(f"package {args.package!r} " + ("is ambiguous" if matches else f"not found among {len(graph)} packages"))
+    pkg = matches[0]
+    event = get_instance(config).get_latest_materialization_event(PackageTranslator().get_asset_key(pkg))
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    recorded = getattr(meta.get("cache_inputs"), "value", None)
+    last_key = getattr(meta.get("cache_key"), "value", None)
+    result = {
+        "package": pkg.name, "cacheKey": pkg.cache_key, "inputs": pkg.cache_inputs,
+        "lastBuild": {"cacheKey": last_key, "cacheHit": getattr(meta.get("cache_hit"), "value", None)} if event else None,
+        "changed": explain_changes(recorded, pkg.cache_inputs) if isinstance(recorded, dict) else None,
+        "outputs": outputs_problem(pkg, meta) if event else None,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{pkg.name}: cache key {pkg.cache_key}")
+    for name, value in pkg.cache_inputs.items():
+        print(f"  {name:<28} {value[:32]}")
+    if event is None:
+        print("never materialized: nothing to compare with")
+    elif result["changed"] is None:
+        print("its last materialization recorded no cache inputs (built before the cache, or with --cache off)")
+    elif not result["changed"]:
+        print(f"unchanged since its last materialization (key {last_key})")
+    else:
+        print(f"changed since its last materialization (key {last_key}):")
+        for line in result["changed"]:
+            print(f"  {line}")
+    if result["outputs"]:
+        print(f"outputs: {result['outputs']}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from package_builder_dagster.cache.stores import LocalStore, default_local_dir
+    from package_builder_dagster.execution.publishing import display_url
+
+    config = _config(args)
+    store = LocalStore(config.cache.local.dir or default_local_dir(), config.cache.local.maxSizeMB)
+    if args.action == "prune":
+        removed = store.prune(args.max_size_mb, args.older_than_days)
+        print(f"removed {removed.get('removed', 0)} artifact(s), {removed.get('bytes', 0) / 1e6:.1f} MB")
+    stats = store.stats()
+    print(f"local store {stats['directory']}: {stats['entries']} artifact(s), {stats['bytes'] / 1e6:.1f} MB "
+          f"of {stats['max_bytes'] / 1e6:.0f} MB")
+    remote = config.cache.remote
+    if remote.url:
+        print(f"remote store {display_url(remote.url)} (team {remote.team or '-'}, token from ${remote.tokenEnv}"
+              f"{', read-only' if remote.readOnly else ''})")
+    return 0
+
+
+# ---- init-prompts ----------------------------------------------------------------------------
+
+def cmd_init_prompts(args: argparse.Namespace) -> int:
+    from package_builder_dagster.execution.fix_agents import STARTER_PROMPTS, init_prompts
+
+    config = _config(args)
+    folder = config.prompts_dir
+    written = init_prompts(folder)
+    for name in STARTER_PROMPTS:
+        path = folder / name
+        print(f"{'wrote' if path in written else 'kept '} {path}")
+    return 0
+
+
+# ---- example -------------------------------------------------------------------------------
+
+def cmd_example(args: argparse.Namespace) -> int:
+    from package_builder_dagster.examples import example_suite, generate, layered_specs
+
+    specs = layered_specs(args.packages) if args.packages else example_suite()
+    root = generate(Path(args.path).resolve(), specs, kind=args.kind,
+                    toolchain=Path(args.toolchain).resolve() if args.toolchain else None)
+    if shutil.which("git") and not (root / ".git").exists():  # committed, so it can be published
+        identity = {"GIT_AUTHOR_NAME": "package-builder", "GIT_AUTHOR_EMAIL": "package-builder@localhost"}
+        env = {**os.environ, **identity, "GIT_COMMITTER_NAME": identity["GIT_AUTHOR_NAME"], "GIT_COMMITTER_EMAIL": identity["GIT_AUTHOR_EMAIL"]}
+        for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "example monorepo"]):
+            subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
+    print(root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,556 @@
+"""One package's way through build → test → quality checks, as plain Python (no Dagster here).
+
+Later phases (fix loop, publishing) hang off `PackagePipeline.run`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from package_builder_dagster.discovery.config import BuildConfig, QualityCheck, default_checks
+from package_builder_dagster.execution.fix_agents import Agents, FixAttempt, file_hash
+from package_builder_dagster.errors import AgentError
+from package_builder_dagster.execution.output_parsers import (
+    Failure, count_types, eslint_stylish_failures, failure_metadata, failure_types, parse_linter_lines, parse_output,
+    typescript_failures,
+)
+from package_builder_dagster.cache.digest import outputs_digest
+from package_builder_dagster.cache.keys import rekey
+from package_builder_dagster.cache.outputs import detect_outputs, glob_outputs, snapshot
+from package_builder_dagster.cache.package_cache import CacheInfo, PackageCache
+from package_builder_dagster.discovery.graph import Package, safe_name
+from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
+from package_builder_dagster.execution.toolchain import (
+    CommandResult,
+    CommandRunner,
+    PackageManager,
+    COVERAGE_ARGS,
+    command_not_found,
+    flags_rejected,
+    missing_coverage_provider,
+    module_not_found,
+    test_runner,
+    eslint_counts,
+    find_bin,
+    first_error_line,
+    format_diagnostic,
+    read_coverage,
+    typescript_diagnostics,
+)
+
+# States a package passes through; the CLI and the reports read them from the event log.
+PackageState = Literal["queued", "planning", "verifying", "restoring", "building", "testing", "checking", "fixing",
+                       "publishing", "done", "failed", "blocked"]
+"""A package's state changes in a run, in the order they can happen; the last three are final."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class CheckOutcome:
+    """One quality check: passed, or not; `ran` False when the package has nothing to check."""
+
+    name: str
+    passed: bool
+    ran: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warning_only: bool = False  # failed, but testing.failOnError is false
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class StepRun:
+    phase: str
+    script: str
+    status: Literal["passed", "failed", "not-run", "restored"]
+    duration_ms: int = 0
+    log: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass
+class PackageOutcome:
+    """What happened to one package in one run."""
+
+    name: str
+    status: Literal["pending", "success", "failed", "blocked"] = "pending"
+    phase: str | None = None  # the phase that failed
+    error: str | None = None  # first error line
+    error_detail: str | None = None  # output tail
+    start_time: str | None = None
+    end_time: str | None = None
+    duration_ms: int = 0
+    timings: dict[str, int] = field(default_factory=lambda: {"build": 0, "test": 0, "quality": 0, "publish": 0})
+    coverage: dict[str, float] | None = None
+    lint_errors: int | None = None
+    lint_warnings: int | None = None
+    typescript_errors: int | None = None
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    steps: list[StepRun] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    blocked_by: str | None = None
+    plan_path: str | None = None
+    plan_exists: bool = False
+    tests_passed: bool | None = None  # None: no test ran
+    publish: PublishOutcome | None = None
+    plan_hash: str | None = None
+    fix_attempts: list[FixAttempt] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)  # what remained when the package failed
+    fix_commit: str | None = None  # the commit of the fixes, when publishing committed them
+    coverage_note: str | None = None  # why coverage was not measured, when the tool knows
+    outputs: list[str] = field(default_factory=list)  # its build outputs, relative to the package folder
+    outputs_digest: str | None = None  # digest of their paths and contents
+    cache: CacheInfo | None = None  # what the artifact cache did for it
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+class PhaseFailed(Exception):
+    """A phase failed; `failures` and `fixable` say whether the fix loop can take it on."""
+
+    def __init__(self, phase: str, error: str, detail: str | None = None, failures: list[Failure] | None = None, fixable: bool = False):
+        super().__init__(error)
+        self.phase, self.error, self.detail = phase, error, detail
+        self.failures, self.fixable = failures or [], fixable and bool(failures)
+
+
+def crashed(result: CommandResult) -> bool:
+    """Ended by a signal (or never started): no code edit fixes that."""
+    return result.exit_code is None or result.exit_code < 0 or result.exit_code >= 128
+
+
+def untested_reason(config: BuildConfig, tests_passed: bool | None) -> str | None:
+    """Why publishing.requireTests holds a package back, or None."""
+    if not config.publishing.requireTests or tests_passed:
+        return None
+    return "publishing.requireTests: " + ("no test ran" if tests_passed is None else "its tests failed")
+
+
+class PackagePipeline:
+    """Runs one package's phases with a shared CommandRunner; reports state changes via `on_state`."""
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        pm: PackageManager,
+        runner: CommandRunner,
+        logs_dir: Path,
+        on_state: Callable[[str, str, dict[str, Any]], None],
+        publisher: Publisher | None = None,
+        agents: Agents | None = None,
+        cache: PackageCache | None = None,
+    ):
+        self.config, self.pm, self.runner, self.logs_dir, self.on_state = config, pm, runner, logs_dir, on_state
+        self.publisher, self.agents, self.cache = publisher, agents, cache
+        self.fixable_runs = config.agents.fix.fixBuildAndTestFailures
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None,
+             timeout: float | None = None) -> CommandResult:
+        log = self.logs_dir / safe_name(pkg.name) / f"{phase}-{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.log"
+        result = self.runner.run(argv, pkg.dir, log, env=env, timeout=timeout)
+        if result.cancelled:
+            raise PhaseFailed(phase, "cancelled: the run was terminated")
+        if result.missing_tool:
+            raise PhaseFailed(phase, f"missing tool: {result.missing_tool}", result.tail)
+        if result.timed_out:
+            raise PhaseFailed(phase, f"`{label}` timed out after {timeout or self.config.commandTimeoutSeconds:g} s", result.tail)
+        missing = command_not_found(result.tail) if not result.ok else None
+        if missing:  # the environment lacks a program: no code edit fixes that, and it is no lint or test failure
+            raise PhaseFailed(phase, f"missing tool: {missing} is not installed or not on PATH (`{label}`: {first_error_line(result.tail)})",
+                              result.tail)
+        return result
+
+    def _record(self, out: PackageOutcome, phase: str, script: str, result: CommandResult | None) -> None:
+        if result is None:
+            out.steps.append(StepRun(phase, script, "not-run"))
+        else:
+            out.steps.append(StepRun(phase, script, "passed" if result.ok else "failed", result.duration_ms, str(result.log_path), result.exit_code))
+
+    # -- phases -------------------------------------------------------------------------------
+    def run(self, pkg: Package) -> PackageOutcome:
+        out = PackageOutcome(name=pkg.name, start_time=now_iso())
+        started = time.monotonic()
+        try:
+            self.plan(pkg, out)
+            if self.publisher:
+                self.verify_dependencies(pkg)
+            restored = self.restore(pkg, out)
+            first_warning = len(out.warnings)
+            if not restored:
+                failure = self.evaluate(pkg, out)
+                while failure is not None:
+                    failure = self.fix(pkg, out, failure)
+            evaluated_warnings = out.warnings[first_warning:]  # what a cache hit replays (not plan or publish notes)
+            if self.publisher:
+                self.publish(pkg, out)
+            out.status = "success"
+            if not restored:
+                self.save(pkg, out, evaluated_warnings, int((time.monotonic() - started) * 1000))
+        except PhaseFailed as failure:
+            out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
+            out.failures = failure.failures
+        except Exception as exc:  # a bug or an OS error must fail this package only
+            out.status, out.phase, out.error = "failed", out.phase or "internal", f"{type(exc).__name__}: {exc}"
+        out.end_time = now_iso()
+        out.duration_ms = int((time.monotonic() - started) * 1000)
+        return out
+
+    def restore(self, pkg: Package, out: PackageOutcome) -> bool:
+        """Restore the package from the artifact cache when its key is there; True on a hit."""
+        if self.cache is None or not pkg.cache_key:
+            return False
+        out.cache = CacheInfo(pkg.cache_key, dict(pkg.cache_inputs))
+        self.on_state(pkg.name, "restoring", {"key": pkg.cache_key})
+        restored = self.cache.lookup(pkg, out.cache)
+        if restored is None:
+            if out.cache.note:
+                out.warnings.append(out.cache.note)
+            return False
+        apply_record(out, restored.record, restored.logs)
+        out.outputs, out.outputs_digest = restored.files, restored.digest
+        return True
+
+    def save(self, pkg: Package, out: PackageOutcome, warnings: list[str], duration_ms: int) -> None:
+        """Store a package that succeeded (fixed sources get their own key; fix attempts are not cached).
+        Whatever goes wrong here is a warning: the cache never fails a package."""
+        if self.cache is None or out.cache is None or out.outputs_digest is None:
+            return
+        try:
+            key, inputs = pkg.cache_key, pkg.cache_inputs
+            if any(a.filesChanged for a in out.fix_attempts):
+                key, inputs = rekey(pkg)
+                out.cache.key, out.cache.inputs = key, inputs
+            logs = list(dict.fromkeys(Path(s.log) for s in out.steps if s.log))
+            self.cache.save(pkg, key, inputs, out.outputs, cache_record(out, warnings), logs, duration_ms)
+            out.cache.stored = True  # handed to the background saver; a failure there is a run warning
+        except Exception as exc:  # noqa: BLE001
+            out.warnings.append(f"not cached: {type(exc).__name__}: {exc}")
+
+    def plan(self, pkg: Package, out: PackageOutcome) -> None:
+        """The seed's PLAN phase for one package: the plan exists, or the plan agent writes it."""
+        plan = pkg.plan_path
+        if plan is None:
+            return
+        out.plan_path = str(plan)
+        if not plan.is_file():
+            if self.agents and self.config.agents.plan.command:
+                self.on_state(pkg.name, "planning", {})  # a state of its own only when an agent writes the plan
+                try:
+                    self.agents.write_plan(pkg)
+                except AgentError as exc:
+                    raise PhaseFailed("planning", str(exc)) from None
+            else:
+                out.warnings.append(f"no plan at {os.path.relpath(plan, self.config.root)}")
+        out.plan_exists = plan.is_file()
+        out.plan_hash = file_hash(plan) if out.plan_exists else None
+
+    def evaluate(self, pkg: Package, out: PackageOutcome) -> PhaseFailed | None:
+        """build → test → quality checks; the failure that stopped them, or None."""
+        out.typescript_errors = out.lint_errors = out.lint_warnings = None
+        out.coverage, out.checks = None, {}
+        try:
+            build_output = self.build(pkg, out)
+            tests_ok, test_output = self.test(pkg, out)
+            out.tests_passed = tests_ok
+            self.quality(pkg, out, build_output, test_output, tests_ok)
+        except PhaseFailed as failure:
+            return failure
+        return None
+
+    def fix(self, pkg: Package, out: PackageOutcome, failure: PhaseFailed) -> PhaseFailed | None:
+        """One fix attempt on `failure`; the failure that remains (None when fixed). Raises when the loop ends."""
+        attempts = out.fix_attempts
+        exhausted = len(attempts) >= self.config.agents.fix.maxAttempts
+        attempt = None
+        if failure.fixable and self.agents and not exhausted:
+            tried_builtin = any(a.agentPromptUsed.startswith("builtin:") for a in attempts)
+            self.on_state(pkg.name, "fixing", {"attempt": len(attempts) + 1, "types": failure_types(failure.failures)})
+            attempt = self.agents.next_attempt(pkg, len(attempts) + 1, failure.failures, tried_builtin)
+        if attempt is None:
+            if attempts:
+                failure.error = f"Quality checks failed after {len(attempts)} fix attempts: {failure.error}"
+            raise failure
+        attempts.append(attempt)
+        if attempt.outsideChanges:
+            action = "reverted" if attempt.reverted else "kept"
+            out.warnings.append(f"fix attempt {attempt.count} changed files outside {pkg.path} ({action}): {', '.join(attempt.outsideChanges[:10])}")
+        if not attempt.filesChanged:
+            return failure  # nothing in the package changed: nothing to re-run, the same failures stand
+        # The package's own edits are always checked, even when the attempt counts as failed (edits
+        # outside reverted, or a timeout); otherwise they would stay unchecked by any later attempt.
+        remaining = self.evaluate(pkg, out)
+        attempt.fixed = remaining is None and not (attempt.outsideChanges or attempt.timedOut)
+        return remaining
+
+    def verify_dependencies(self, pkg: Package) -> None:
+        """The seed's verifyDependencies: what this package needs must be on the registry already."""
+        assert self.publisher is not None
+        self.on_state(pkg.name, "verifying", {})
+        missing = self.publisher.missing_dependencies(pkg)
+        if missing:
+            where = display_url(self.publisher.url)
+            raise PhaseFailed("dependencies", f"dependencies not on {where}: {', '.join(missing)}")
+
+    def publish(self, pkg: Package, out: PackageOutcome) -> None:
+        """Publish after the checks passed; the suite package waits for COMPLETE."""
+        assert self.publisher is not None
+        if pkg.category == "suite":
+            out.publish = PublishOutcome("deferred", pkg.version, display_url(self.publisher.url),
+                                         message="the suite package is published in COMPLETE, after suite verification")
+            return
+        reason = untested_reason(self.config, out.tests_passed)
+        fixed = any(a.filesChanged for a in out.fix_attempts)
+        if not reason and fixed and not self.config.publishing.dryRun:
+            if not self.config.publishing.commitFixes or self.agents is None:
+                reason = "its fix is not committed (publishing.commitFixes is false)"
+            else:
+                try:
+                    out.fix_commit = self.agents.commit(pkg, out.fix_attempts)
+                except AgentError as exc:
+                    raise PhaseFailed("publish", str(exc)) from None
+        if reason:
+            out.publish = PublishOutcome("skipped", pkg.version, display_url(self.publisher.url), message=reason)
+            out.warnings.append(f"not published: {reason}")
+            return
+        self.on_state(pkg.name, "publishing", {})
+        result = self.publisher.publish(pkg, self.logs_dir / safe_name(pkg.name))
+        out.publish = result
+        out.timings["publish"] = result.duration_ms
+        if result.failed:
+            raise PhaseFailed("publish", result.message, result.detail)
+
+    def build(self, pkg: Package, out: PackageOutcome) -> str:
+        self.on_state(pkg.name, "building", {})
+        globs = pkg.output_globs
+        before = snapshot(pkg.dir) if globs is None else {}
+        outputs: list[str] = []
+        for script in self.config.phases.get("build", []):
+            if script not in pkg.scripts:
+                self._record(out, "build", script, None)
+                continue
+            result = self._run(pkg, "build", script, self.pm.run_script(script))
+            self._record(out, "build", script, result)
+            out.timings["build"] += result.duration_ms
+            text = result.read_output()
+            outputs.append(text)
+            diags = typescript_diagnostics(text)
+            if "tsc" in pkg.scripts[script]:
+                out.typescript_errors = (out.typescript_errors or 0) + len(diags)
+            if not result.ok:
+                error = format_diagnostic(diags[0]) if diags else first_error_line(text)
+                command = " ".join(self.pm.run_script(script)[-2:])
+                failures = typescript_failures(diags, command, result.tail) or [Failure("build", error, command=command, output_tail=result.tail)]
+                raise PhaseFailed("build", f"`{script}` failed (exit {result.exit_code}): {error}", result.tail,
+                                  failures, fixable=self.fixable_runs and not crashed(result))
+        out.outputs = detect_outputs(pkg.dir, before) if globs is None else glob_outputs(pkg.dir, globs)
+        out.outputs_digest = outputs_digest(pkg.dir, out.outputs)
+        return "\n".join(outputs)
+
+    def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
+        """Run the test scripts (with coverage where the runner can measure it); None when none ran."""
+        self.on_state(pkg.name, "testing", {})
+        testing = self.config.testing
+        ran, ok, outputs = False, True, []
+        out.coverage_note = None
+        (pkg.dir / "coverage" / "coverage-summary.json").unlink(missing_ok=True)  # never read a stale summary
+        for script in self.config.phases.get("test", []):
+            chosen = script
+            if testing.enableCoverage and f"{script}:coverage" in pkg.scripts:
+                chosen = f"{script}:coverage"
+            if chosen not in pkg.scripts:
+                self._record(out, "test", script, None)
+                continue
+            args = self._coverage_args(pkg, out, pkg.scripts[chosen]) if testing.enableCoverage and chosen == script else None
+            result = self._run(pkg, "test", chosen, self.pm.run_script(chosen, args or []))
+            text = result.read_output()
+            rejected = flags_rejected(text) if args and not result.ok else None
+            if rejected:  # never fail a package through flags of this tool's: the package's own run counts
+                self._record(out, "test", f"{chosen} (with coverage flags)", result)
+                out.timings["test"] += result.duration_ms
+                out.warnings.append(f"`{chosen}` failed with this tool's coverage flags ({rejected}); ran it again as the package defines it")
+                out.coverage_note = "not measured: the test runner rejected the coverage flags"
+                result = self._run(pkg, "test", f"{chosen}-without-coverage", self.pm.run_script(chosen))
+                text = result.read_output()
+            self._record(out, "test", chosen, result)
+            out.timings["test"] += result.duration_ms
+            ran = True
+            outputs.append(text)
+            if not result.ok:
+                ok = False
+                message = f"`{chosen}` failed (exit {result.exit_code}): {first_error_line(text)}"
+                hint = self._undeclared_hint(pkg, text)
+                if hint:
+                    message += f" ({hint})"
+                if testing.failOnError:
+                    failures = [Failure("test", first_error_line(text), command=f"run {chosen}", output_tail=result.tail)]
+                    raise PhaseFailed("test", message, result.tail, failures, fixable=self.fixable_runs and not crashed(result))
+                out.warnings.append(message)
+        return (ok if ran else None), "\n".join(outputs)
+
+    def _coverage_args(self, pkg: Package, out: PackageOutcome, script: str) -> list[str] | None:
+        """This tool's coverage flags for a test script, only where its runner can measure coverage."""
+        runner = test_runner(script)
+        if runner is None:
+            return None
+        missing = missing_coverage_provider(runner, pkg.dir)
+        if missing:
+            out.coverage_note = f"not measured: {missing}"
+            out.warnings.append(f"coverage {out.coverage_note}")
+            return None
+        return list(COVERAGE_ARGS[runner])
+
+    def _undeclared_hint(self, pkg: Package, output: str) -> str | None:
+        """When a test failed to resolve a workspace package it imports without declaring it: say so."""
+        for finding in pkg.undeclared_imports:
+            if module_not_found(output, finding.imported):
+                return f'{finding.message()}; it may not be built yet: declare it, or set undeclaredDependencies "order"'
+        return None
+
+    def quality(self, pkg: Package, out: PackageOutcome, build_output: str, test_output: str, tests_ok: bool | None) -> None:
+        self.on_state(pkg.name, "checking", {})
+        started = time.monotonic()
+        checks = []
+        for gate in pkg.quality_checks or default_checks():
+            if gate.builtin == "lint":
+                check = self.check_lint(pkg, out)
+            elif gate.builtin == "typescript":
+                check = self.check_typescript(pkg, out)
+            elif gate.builtin == "coverage":
+                check = self.check_coverage(pkg, out, test_output, tests_ok)
+            else:
+                check = self.check_command(pkg, out, gate)
+            check.name = gate.name
+            checks.append(check)
+        out.timings["quality"] = int((time.monotonic() - started) * 1000)
+        failed = [c for c in checks if c.ran and not c.passed]
+        for check in checks:
+            out.checks[check.name] = check
+        if failed:
+            message = "quality checks failed: " + "; ".join(f"{c.name}: {c.description}" for c in failed)
+            if self.config.testing.failOnError:
+                detail = "\n\n".join(str(c.metadata.get("output_tail", "")) for c in failed)
+                raise PhaseFailed("quality", message, detail, [f for c in failed for f in c.failures], fixable=True)
+            for check in failed:
+                check.warning_only = True
+            out.warnings.append(message)
+
+    def check_command(self, pkg: Package, out: PackageOutcome, gate: QualityCheck) -> CheckOutcome:
+        """A configured gate: its command in the package folder, its output read by its parser."""
+        assert gate.command
+        result = self._run(pkg, "quality", gate.name, list(gate.command), timeout=gate.timeoutSeconds)
+        self._record(out, "quality", gate.name, result)
+        text = result.read_output()
+        command = " ".join(gate.command)
+        failures = parse_output(gate.parser, result.exit_code, text, result.tail, command, pkg.dir, self.config.testing.minCoveragePercent)
+        meta: dict[str, Any] = {"exit_code": result.exit_code, "log": str(result.log_path), "parser": gate.parser, **failure_metadata(failures)}
+        if result.ok and not failures:
+            return CheckOutcome(gate.name, True, True, f"`{command}` passed", meta)
+        meta["output_tail"] = result.tail
+        counts = ", ".join(f"{n} {t}" for t, n in count_types(failures).items())
+        first = failures[0]
+        where = f" {first.location()}" if first.location() else ""
+        return CheckOutcome(gate.name, False, True, f"{counts}:{where} {first.message}"[:300], meta, failures=failures)
+
+    def check_lint(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
+        if "lint" not in pkg.scripts:
+            return CheckOutcome("lint", True, False, "not run: the package has no `lint` script")
+        result = self._run(pkg, "quality", "lint", self.pm.run_script("lint"))
+        self._record(out, "quality", "lint", result)
+        text = result.read_output()
+        counts = eslint_counts(text)
+        # Not ESLint's output: any linter's `file:line[:col]: message` lines, each a finding.
+        others = parse_linter_lines(text, "run lint", result.tail) if counts is None and not result.ok else []
+        errors, warnings = counts if counts else ((len(others) or (0 if result.ok else 1)), 0)
+        out.lint_errors, out.lint_warnings = errors, warnings
+        meta = {"errors": errors, "warnings": warnings, "exit_code": result.exit_code, "log": str(result.log_path)}
+        if not result.ok:
+            meta["output_tail"] = result.tail
+            failures = (eslint_stylish_failures(text, "run lint", result.tail) or others
+                        or [Failure("lint", first_error_line(text), command="run lint", output_tail=result.tail)])
+            meta.update(failure_metadata(failures))
+            first = failures[0]
+            where = f"{first.location()}: " if first.location() and first.location() not in first.message else ""
+            return CheckOutcome("lint", False, True, f"{errors} lint error(s): {where}{first.message}"[:300], meta, failures=failures)
+        return CheckOutcome("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
+
+    def check_typescript(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
+        build_scripts = [pkg.scripts[s] for s in self.config.phases.get("build", []) if s in pkg.scripts]
+        if any("tsc" in s for s in build_scripts):
+            errors = out.typescript_errors or 0
+            return CheckOutcome("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run", {"errors": errors, "source": "build"})
+        tsc = find_bin(pkg.dir, self.config.root, "tsc")
+        if not (pkg.dir / "tsconfig.json").is_file() or tsc is None:
+            return CheckOutcome("typescript", True, False, "not run: no tsconfig.json or no tsc")
+        result = self._run(pkg, "quality", "tsc-noEmit", [str(tsc), "--noEmit", "-p", "tsconfig.json"])
+        self._record(out, "quality", "tsc --noEmit", result)
+        diags = typescript_diagnostics(result.read_output())
+        out.typescript_errors = len(diags) if diags or result.ok else 1
+        meta = {"errors": out.typescript_errors, "source": "tsc --noEmit", "log": str(result.log_path)}
+        if not result.ok:
+            meta["output_tail"] = result.tail
+            first = format_diagnostic(diags[0]) if diags else first_error_line(result.tail)
+            failures = typescript_failures(diags, "tsc --noEmit", result.tail) or [Failure("typescript", first, command="tsc --noEmit", output_tail=result.tail)]
+            return CheckOutcome("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta, failures=failures)
+        return CheckOutcome("typescript", True, True, "0 errors (tsc --noEmit)", meta)
+
+    def check_coverage(self, pkg: Package, out: PackageOutcome, test_output: str, tests_ok: bool | None) -> CheckOutcome:
+        testing = self.config.testing
+        if not testing.enableCoverage:
+            return CheckOutcome("coverage", True, False, "not run: testing.enableCoverage is false")
+        if tests_ok is None:
+            return CheckOutcome("coverage", True, False, "not run: the package has no test script")
+        cov = read_coverage(pkg.dir, test_output)
+        if cov is None:
+            return CheckOutcome("coverage", True, False, out.coverage_note or "not measured: the test run wrote no coverage summary")
+        out.coverage = cov
+        pct = cov.get("lines", cov.get("statements", 0.0))
+        meta: dict[str, Any] = {f"{k}_pct": v for k, v in cov.items()}
+        meta["min_pct"] = testing.minCoveragePercent
+        if pct < testing.minCoveragePercent:
+            message = f"line coverage {pct:.1f}% is below {testing.minCoveragePercent:g}%"
+            failure = Failure("coverage", message + ": add tests for the uncovered code", command="run test (coverage)")
+            return CheckOutcome("coverage", False, True, message, meta, failures=[failure])
+        return CheckOutcome("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.minCoveragePercent:g}%)", meta)
+
+
+# ---- what the artifact cache records of a package -----------------------------------------------
+
+def cache_record(out: PackageOutcome, warnings: list[str]) -> dict[str, Any]:
+    """The results a cache hit replays: timings, figures, checks, steps and the build's warnings (no log paths)."""
+    return {
+        "timings": dict(out.timings), "coverage": out.coverage, "coverage_note": out.coverage_note,
+        "lint_errors": out.lint_errors, "lint_warnings": out.lint_warnings, "typescript_errors": out.typescript_errors,
+        "tests_passed": out.tests_passed, "warnings": list(warnings),
+        "checks": {name: {"passed": c.passed, "ran": c.ran, "description": c.description, "warning_only": c.warning_only,
+                          "metadata": {k: v for k, v in c.metadata.items() if k not in ("output_tail", "log")}}
+                   for name, c in out.checks.items()},
+        "steps": [{"phase": s.phase, "script": s.script, "status": s.status, "duration_ms": s.duration_ms,
+                   "exit_code": s.exit_code, "log": Path(s.log).name if s.log else None} for s in out.steps],
+    }
+
+
+def apply_record(out: PackageOutcome, record: dict[str, Any], logs: dict[str, Path]) -> None:
+    """Fill an outcome from a cache record; checks are marked as coming from the cache."""
+    out.timings.update({k: 0 for k in ("build", "test", "quality")})
+    out.coverage, out.coverage_note = record.get("coverage"), record.get("coverage_note")
+    out.lint_errors, out.lint_warnings = record.get("lint_errors"), record.get("lint_warnings")
+    out.typescript_errors, out.tests_passed = record.get("typescript_errors"), record.get("tests_passed")
+    out.warnings.extend(record.get("warnings") or [])
+    for name, c in (record.get("checks") or {}).items():
+        out.checks[name] = CheckOutcome(name, bool(c.get("passed")), bool(c.get("ran")), f"from cache: {c.get('description', '')}",
+                                        {**(c.get("metadata") or {}), "from_cache": True}, bool(c.get("warning_only")))
+    for s in record.get("steps") or []:
+        log = logs.get(s.get("log") or "")
+        out.steps.append(StepRun(s.get("phase", ""), s.get("script", ""), "restored", 0, str(log) if log else None, s.get("exit_code")))

@@ -1,0 +1,154 @@
+"""A local npm registry (Verdaccio from the Node toolchain) on 127.0.0.1, for the demo and the tests.
+
+`python -m package_builder_dagster.local_registry STORAGE -- COMMAND...` starts Verdaccio with its
+storage in STORAGE (kept between runs), logs in a local user, runs COMMAND with `NPM_TOKEN` and
+`PACKAGE_BUILDER_REGISTRY` set in its environment, then stops Verdaccio. The token is never printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG = """\
+storage: {storage}
+auth:
+  htpasswd:
+    file: {htpasswd}
+    max_users: 100
+uplinks: {{}}
+packages:
+  '@*/*':
+    access: $all
+    publish: $authenticated
+  '**':
+    access: $all
+    publish: $authenticated
+max_body_size: 50mb
+log: {{ type: stdout, format: pretty, level: warn }}
+"""
+USER = "package-builder"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_verdaccio() -> str:
+    here = Path(__file__).resolve().parent.parent / "toolchain" / "node_modules" / ".bin" / "verdaccio"
+    found = str(here) if here.exists() else shutil.which("verdaccio")
+    if not found:
+        raise FileNotFoundError("missing tool: verdaccio (install the toolchain: npm ci in toolchain/)")
+    return found
+
+
+@dataclass
+class LocalRegistry:
+    """A running Verdaccio; `token` is the local user's npm token."""
+
+    url: str
+    token: str
+    proc: subprocess.Popen
+    log: Path
+
+    def packument(self, name: str) -> dict | None:
+        try:
+            with urllib.request.urlopen(self.url + name.replace("/", "%2f"), timeout=10) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def versions(self, name: str) -> list[str]:
+        return sorted((self.packument(name) or {}).get("versions", {}))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _login(url: str, password: str) -> str:
+    """Create the local user (or, when it exists, log it in) and return its token."""
+    body = json.dumps({"name": USER, "password": password}).encode()
+    headers = {"content-type": "application/json"}
+    target = url + f"-/user/org.couchdb.user:{USER}"
+    try:
+        return json.load(urllib.request.urlopen(urllib.request.Request(target, body, headers, method="PUT"), timeout=10))["token"]
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:
+            raise
+    basic = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    request = urllib.request.Request(target, body, {**headers, "authorization": f"Basic {basic}"}, method="PUT")
+    return json.load(urllib.request.urlopen(request, timeout=10))["token"]
+
+
+def start(folder: Path, port: int | None = None, timeout: float = 60) -> LocalRegistry:
+    """Start Verdaccio with its config, storage and users in `folder`."""
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "config.yaml"
+    config.write_text(CONFIG.format(storage=folder / "storage", htpasswd=folder / "htpasswd"))
+    secret_file = folder / "local-user-password"
+    if not secret_file.exists():
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24))
+    port = port or free_port()
+    log = folder / "verdaccio.log"
+    proc = subprocess.Popen(
+        [find_verdaccio(), "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=folder,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url + "-/ping", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"verdaccio did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+    try:
+        token = _login(url, secret_file.read_text().strip())
+    except Exception:
+        proc.kill()
+        raise
+    return LocalRegistry(url, token, proc, log)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: python -m package_builder_dagster.local_registry STORAGE -- COMMAND...", file=sys.stderr)
+        return 2
+    registry = start(Path(argv[0]))
+    print(f"local registry: Verdaccio on {registry.url} (storage {Path(argv[0]).resolve()})", file=sys.stderr)
+    try:
+        env = {**os.environ, "NPM_TOKEN": registry.token, "PACKAGE_BUILDER_REGISTRY": registry.url}
+        return subprocess.run(argv[2:], env=env).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        registry.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

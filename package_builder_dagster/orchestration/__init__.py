@@ -1,0 +1,1 @@
+"""The Dagster layer: translator, resource, assets, sensors, definitions and the Component."""

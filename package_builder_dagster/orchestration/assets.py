@@ -1,0 +1,340 @@
+"""The Dagster assets: packages (a subsettable multi_asset), suite verification and the suite summary."""
+
+
+import json
+import re
+from typing import Any, Iterator
+
+import dagster as dg
+
+from package_builder_dagster.execution.fix_agents import Agents
+from package_builder_dagster.cache.package_cache import PackageCache, make_artifact_cache
+from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.orchestration.run_events import final_states, state_message
+from package_builder_dagster.reporting.record import RECORD_KEY, PackageRecord
+from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.execution.package_pipeline import PackageOutcome, PackagePipeline, now_iso
+from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
+from package_builder_dagster.execution.suite_publishing import publish_suite_packages
+from package_builder_dagster.reporting.reports import lint_score, package_report_path
+from package_builder_dagster.reporting.run_reports import report_run
+from package_builder_dagster.orchestration.resource import PackageBuilderResource
+from package_builder_dagster.execution.scheduler import StateChange, schedule
+from package_builder_dagster.execution.toolchain import first_error_line
+from package_builder_dagster.errors import ToolMissing
+from package_builder_dagster.orchestration.translator import PackageTranslator
+
+VERIFY_KEY = dg.AssetKey(["suite_verification"])
+SUMMARY_KEY = dg.AssetKey(["suite_summary"])
+
+
+def _op_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_") or "package"
+
+
+def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "duration_ms": outcome.duration_ms,
+        "build_ms": outcome.timings["build"],
+        "test_ms": outcome.timings["test"],
+        "quality_ms": outcome.timings["quality"],
+        "version": version,
+        "package_manager": pm_kind,
+        "plan_exists": outcome.plan_exists,
+        "fix_attempts": len(outcome.fix_attempts),
+    }
+    if outcome.plan_hash:
+        meta["plan_sha256"] = outcome.plan_hash
+    if outcome.fix_attempts:
+        rows = [f"| {a.count} | {', '.join(a.types)} | `{a.agentPromptUsed}` | {a.fixDuration} | {a.exitCode} | {len(a.filesChanged)} | {'yes' if a.fixed else 'no'} |"
+                for a in outcome.fix_attempts]
+        meta["fixes"] = dg.MetadataValue.md("| # | types | prompt | ms | exit | files | fixed |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+    if outcome.coverage:
+        meta["coverage_lines_pct"] = float(outcome.coverage.get("lines", 0.0))
+    for key in ("lint_errors", "lint_warnings", "typescript_errors"):
+        if getattr(outcome, key) is not None:
+            meta[key] = int(getattr(outcome, key))
+    score = lint_score(outcome.lint_errors, outcome.lint_warnings)
+    if score is not None:
+        meta["lint_score"] = score
+    if outcome.publish:
+        meta.update(publish_metadata(outcome.publish))
+    meta.update(cache_metadata(outcome))
+    if outcome.warnings:
+        meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in outcome.warnings))
+    steps = [f"| {s.phase} | `{s.script}` | {s.status} | {s.duration_ms} |" for s in outcome.steps]
+    meta["steps"] = dg.MetadataValue.md("| phase | script | status | ms |\n|---|---|---|---|\n" + "\n".join(steps))
+    return meta
+
+
+MAX_LISTED_OUTPUTS = 5000
+
+
+def cache_metadata(outcome: PackageOutcome) -> dict[str, Any]:
+    """The outputs (list and digest) and what the artifact cache did: hit or miss, key, source, time saved."""
+    meta: dict[str, Any] = {}
+    if outcome.outputs_digest is not None:
+        meta["outputs_digest"] = outcome.outputs_digest
+        meta["outputs_count"] = len(outcome.outputs)
+        meta["outputs"] = dg.MetadataValue.json(outcome.outputs[:MAX_LISTED_OUTPUTS])
+    info = outcome.cache
+    if info is not None:
+        meta["cache_key"] = info.key
+        meta["cache_inputs"] = dg.MetadataValue.json(info.inputs)
+        meta["cache_hit"] = info.hit
+        if info.hit:
+            meta["restored_from"] = info.source
+            meta["restore_ms"] = info.restore_ms
+            meta["build_time_saved_ms"] = info.saved_ms
+    return meta
+
+
+def publish_metadata(result: PublishOutcome) -> dict[str, Any]:
+    meta: dict[str, Any] = {"publish_status": result.status, "publish_ms": result.duration_ms, "registry": result.registry}
+    if result.message:
+        meta["publish_message"] = result.message
+    for key in ("files", "size", "attempts"):
+        if getattr(result, key):
+            meta[f"publish_{key}"] = int(getattr(result, key))
+    return meta
+
+
+def make_publisher(config: BuildConfig, graph: WorkspaceGraph, pm: Any, runner: Any, log: Any) -> Publisher | None:
+    """A Publisher when publishing is on, after its preflight (clean tree, token); dg.Failure otherwise."""
+    if not config.publishing.enabled:
+        return None
+    publisher = Publisher(config, graph, pm, runner)
+    errors, warnings = publisher.preflight()
+    for warning in warnings:
+        log.warning(warning)
+    if errors:
+        raise dg.Failure(description="publishing cannot start: " + "; ".join(errors), allow_retries=False)
+    mode = "dry run" if config.publishing.dryRun else "publishing"
+    log.info(f"{mode} to {display_url(publisher.url)} with access {config.publishing.access}")
+    return publisher
+
+
+def build_package_assets(
+    config: BuildConfig, graph: WorkspaceGraph, translator: PackageTranslator
+) -> list[dg.AssetsDefinition]:
+    """One subsettable multi_asset for all packages, or one per package (`dagster.grouping`)."""
+    if config.dagster.grouping == "all":
+        return [_package_multi_asset(config, graph, translator, "packages", list(graph.packages))]
+    names: dict[str, int] = {}
+    assets = []
+    for pkg in graph:
+        op = _op_name(f"package_{pkg.name}")
+        names[op] = names.get(op, 0) + 1
+        assets.append(_package_multi_asset(config, graph, translator, op if names[op] == 1 else f"{op}_{names[op]}", [pkg.name]))
+    return assets
+
+
+def _package_multi_asset(
+    config: BuildConfig, graph: WorkspaceGraph, translator: PackageTranslator, name: str, members: list[str]
+) -> dg.AssetsDefinition:
+    packages = [graph[n] for n in members]
+    key_to_name = {translator.get_asset_key(p): p.name for p in packages}
+
+    @dg.multi_asset(
+        name=name,
+        specs=[translator.get_asset_spec(p, graph) for p in packages],
+        check_specs=[c for p in packages for c in translator.get_check_specs(p)],
+        can_subset=True,
+        description="Builds, tests and quality-checks the selected workspace packages in dependency order.",
+    )
+    def _packages(context: dg.AssetExecutionContext, package_builder: PackageBuilderResource) -> Iterator[Any]:
+        selected = {key_to_name[k] for k in context.selected_asset_keys if k in key_to_name}
+        yield from run_packages(context, config, graph, translator, package_builder, [n for n in graph.packages if n in selected])
+
+    return _packages
+
+
+def run_packages(
+    context: dg.AssetExecutionContext,
+    config: BuildConfig,
+    graph: WorkspaceGraph,
+    translator: PackageTranslator,
+    package_builder: PackageBuilderResource,
+    order: list[str],
+) -> Iterator[Any]:
+    """Schedule `order` with dynamic parallelism; yield each result the moment its package finishes."""
+    run_id = context.run.run_id
+    try:
+        pm = package_builder.detect()
+    except ToolMissing as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    runner = package_builder.runner()
+    logs_dir = config.logs_dir / run_id
+    publisher = make_publisher(config, graph, pm, runner, context.log)
+    agents = Agents(config, graph, pm, runner, logs_dir)
+    artifacts = make_artifact_cache(config, context.log.warning)
+    cache = PackageCache(artifacts, logs_dir, context.log.warning) if artifacts else None
+    if artifacts:
+        stores = [s.name for s in (artifacts.local, artifacts.remote) if s is not None]
+        context.log.info(f"artifact cache: {' + '.join(stores)}")
+    if publisher and config.dagster.grouping == "per-package":  # earlier steps of this run ran elsewhere
+        names = translator_names(graph, translator)
+        for key, meta in materializations_in_run(context.instance, run_id).items():
+            name = names.get(key)
+            if name and meta.get("publish_status") in ("published", "already-published", "dry-run"):
+                publisher.remember(name, graph[name].version)
+    check_keys = context.selected_asset_check_keys
+    failed: list[PackageOutcome] = []
+
+    def build(name: str, on_state: Any) -> PackageOutcome:
+        return PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache).run(graph[name])
+
+    context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {config.maxConcurrentBuilds} at a time")
+    completed = False
+    try:
+        for event in schedule(order, {n: graph[n].dependencies for n in order}, build, config.maxConcurrentBuilds):
+            if isinstance(event, StateChange):
+                if event.state != "queued":  # every selected package is queued at the start: not worth an event each
+                    context.log.info(state_message(event.package, event.state, event.time, event.detail))
+                continue
+            outcome = event.outcome
+            pkg = graph[outcome.name]
+            key = translator.get_asset_key(pkg)
+            # The package's typed record is what the reports, the CLI and suite publishing read back.
+            record = {RECORD_KEY: dg.MetadataValue.json(PackageRecord.from_outcome(outcome, outcome.end_time or now_iso()).to_json())}
+            if outcome.ok:
+                path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
+                yield dg.MaterializeResult(asset_key=key, metadata={
+                    **materialize_metadata(outcome, pm.kind, pkg.version), "group": translator.get_group_name(pkg),
+                    "report": dg.MetadataValue.path(str(path)), **record})
+            else:
+                failed.append(outcome)
+                summary = f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed" else f"blocked by {outcome.blocked_by}"
+                yield dg.AssetObservation(asset_key=key, description=summary[:1000], metadata=record)
+            for check in outcome.checks.values():
+                if dg.AssetCheckKey(key, check.name) not in check_keys:
+                    continue
+                yield dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=check.name,
+                    passed=check.passed,
+                    severity=dg.AssetCheckSeverity.WARN if (check.warning_only or not check.ran) else dg.AssetCheckSeverity.ERROR,
+                    description=check.description,
+                    metadata={k: v for k, v in {**check.metadata, "ran": check.ran}.items() if k != "output_tail" and not isinstance(v, (dict, list))}
+                    | ({"output_tail": dg.MetadataValue.md(f"```\n{check.metadata['output_tail']}\n```")} if check.metadata.get("output_tail") else {}),
+                )
+        completed = True
+        if cache is not None:  # the run (or this step) ends only after every artifact is stored
+            cache.wait()
+            context.log.info(f"artifact cache: {artifacts.hits_local} local hit(s), {artifacts.hits_remote} remote hit(s), "
+                             f"{artifacts.misses} miss(es), {artifacts.puts} stored")
+    finally:
+        if not completed:  # interrupted (Ctrl-C, terminate from the UI) or crashed: kill every command
+            runner.cancel()
+    if failed:
+        with_output = [o for o in failed if o.status == "failed" and o.error_detail][:10]
+        raise dg.Failure(description=failure_summary(failed), metadata={
+            "failed": [o.name for o in failed if o.status == "failed"],
+            "blocked": [o.name for o in failed if o.status == "blocked"],
+            **{f"output: {o.name}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
+        }, allow_retries=False)
+
+
+def failure_summary(failed: list[PackageOutcome]) -> str:
+    bad = [o for o in failed if o.status == "failed"]
+    blocked = [o for o in failed if o.status == "blocked"]
+    lines = [f"{len(bad)} package(s) failed, {len(blocked)} blocked"]
+    lines += [f"- {o.name} failed in {o.phase}: {o.error}" for o in bad]
+    lines += [f"- {o.name} blocked by {o.blocked_by}" for o in blocked]
+    return "\n".join(lines)
+
+
+def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: PackageTranslator) -> list[dg.AssetsDefinition]:
+    """The seed's VERIFY (integration tests of the suite) and COMPLETE (the suite summary)."""
+    package_keys = [translator.get_asset_key(p) for p in graph]
+
+    @dg.asset(key=VERIFY_KEY, deps=package_keys, group_name="suite", kinds={"npm"},
+              description="VERIFY: the suite's integration tests (`verifyCommand`, else the root `test:integration` script).")
+    def suite_verification(context: dg.AssetExecutionContext, package_builder: PackageBuilderResource) -> dg.MaterializeResult:
+        root_scripts = _root_scripts(graph)
+        if config.verifyCommand:
+            argv, label = list(config.verifyCommand), "verifyCommand"
+        elif "test:integration" in root_scripts:
+            argv, label = package_builder.detect().run_script("test:integration"), "test:integration"
+        else:
+            context.log.info("no verifyCommand and no root test:integration script: nothing to verify")
+            return dg.MaterializeResult(metadata={"status": "not configured"})
+        runner = package_builder.runner()
+        try:
+            result = runner.run(argv, graph.root, config.logs_dir / context.run.run_id / "suite-verification.log")
+        finally:
+            runner.cancel()
+        meta = {"command": " ".join(argv), "duration_ms": result.duration_ms, "exit_code": result.exit_code, "log": dg.MetadataValue.path(str(result.log_path))}
+        if not result.ok:
+            raise dg.Failure(
+                description=f"suite verification failed ({label}, exit {result.exit_code}): {first_error_line(result.tail)}",
+                metadata={**meta, "output_tail": dg.MetadataValue.md(f"```\n{result.tail}\n```")}, allow_retries=False,
+            )
+        return dg.MaterializeResult(metadata={**meta, "status": "passed"})
+
+    @dg.asset(key=SUMMARY_KEY, deps=[VERIFY_KEY], group_name="suite", kinds={"json"},
+              description="COMPLETE: publishes the suite package (when publishing is on) and writes this run's reports.")
+    def suite_summary_asset(context: dg.AssetExecutionContext, package_builder: PackageBuilderResource) -> dg.MaterializeResult:
+        published = publish_suites(context, config, graph, translator, package_builder) if config.publishing.enabled else {}
+        run_dir, summary = report_run(context.instance, context.run.run_id, config, graph, translator)
+        meta: dict[str, Any] = {
+            "total_packages": summary["totalPackages"], "successful": summary["successful"],
+            "failed": summary["failed"], "blocked": summary["blocked"],
+            "total_duration_ms": summary["totalDuration"], "total_wait_ms": summary["totalWaitTime"],
+            "total_fix_attempts": summary["totalFixAttempts"],
+            "critical_path": " → ".join(summary["criticalPath"]) or "none",
+            "report": dg.MetadataValue.path(str(run_dir / "suite-summary.json")),
+            "timeline": dg.MetadataValue.path(str(run_dir / "timeline.html")),
+        }
+        if summary["slotUtilization"] is not None:
+            meta["slot_utilization"] = summary["slotUtilization"]
+        for name, result in published.items():
+            meta[f"suite publish: {name}"] = f"{result.status}: {result.message}"
+        failed = {n: r for n, r in published.items() if r.failed}
+        if failed:
+            raise dg.Failure(description="; ".join(f"suite package {n}: {r.message}" for n, r in failed.items()),
+                             metadata=meta, allow_retries=False)
+        return dg.MaterializeResult(metadata=meta)
+
+    return [suite_verification, suite_summary_asset]
+
+
+def materializations_in_run(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetKey, dict[str, Any]]:
+    """Each asset materialized in run `run_id`, with its metadata values."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100_000).records
+    found = {}
+    for record in records:
+        mat = record.event_log_entry.asset_materialization
+        if mat is not None:
+            found[mat.asset_key] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    return found
+
+
+def translator_names(graph: WorkspaceGraph, translator: PackageTranslator) -> dict[dg.AssetKey, str]:
+    return {translator.get_asset_key(p): p.name for p in graph}
+
+
+def publish_suites(
+    context: dg.AssetExecutionContext, config: BuildConfig, graph: WorkspaceGraph,
+    translator: PackageTranslator, package_builder: PackageBuilderResource,
+) -> dict[str, PublishOutcome]:
+    """The seed's COMPLETE for the suite packages built in this run (see `execution.suite_publishing`)."""
+    if not any(p.category == "suite" for p in graph):
+        return {}
+    names = translator_names(graph, translator)
+    built = {names[k] for k in materializations_in_run(context.instance, context.run.run_id) if k in names}
+    states = final_states(context.instance, context.run.run_id)
+    runner = package_builder.runner()
+    try:
+        return publish_suite_packages(
+            config, graph, Publisher(config, graph, package_builder.detect(), runner), built,
+            tests_passed={n: s.tests_passed for n, s in states.items()},
+            log_dir=config.logs_dir / context.run.run_id, log=context.log.info,
+            on_state=lambda name, state, detail: context.log.info(state_message(name, state, now_iso(), detail)),
+        )
+    finally:
+        runner.cancel()
+
+
+def _root_scripts(graph: WorkspaceGraph) -> dict[str, str]:
+    return (json.loads((graph.root / "package.json").read_text()).get("scripts") or {})

@@ -1,0 +1,121 @@
+"""The one factory that builds the Dagster `Definitions` for a workspace.
+
+`dagster dev -w workspace.yaml` loads `defs` from here; it reads PACKAGE_BUILDER_CONFIG and
+PACKAGE_BUILDER_WORKSPACE (and the other PACKAGE_BUILDER_* variables) from the environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+import dagster as dg
+
+from package_builder_dagster.orchestration.assets import build_package_assets, build_suite_assets
+from package_builder_dagster.discovery.config import ENV_KEYS, BuildConfig, load_config
+from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.orchestration.resource import PackageBuilderResource
+from package_builder_dagster.orchestration.sensors import build_change_sensors, build_report_sensors
+from package_builder_dagster.discovery.workspace import discover_for
+from package_builder_dagster.orchestration.translator import PackageTranslator
+
+JOB_NAME = "build_packages"
+
+
+def build_definitions(
+    config: BuildConfig, graph: WorkspaceGraph | None = None, translator: PackageTranslator | None = None
+) -> dg.Definitions:
+    """Package assets (with their quality checks), suite verification, suite summary and the job."""
+    graph = graph or discover_for(config)
+    translator = translator or PackageTranslator()
+    if config.dagster.grouping == "all":
+        executor: dg.ExecutorDefinition = dg.in_process_executor
+    else:
+        executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds})
+    assets = [*build_package_assets(config, graph, translator), *build_suite_assets(config, graph, translator)]
+    job = dg.define_asset_job(
+        JOB_NAME,
+        selection=dg.AssetSelection.all(),
+        description=f"Build every package of {graph.root.name} in dependency order, then verify and summarize.",
+        tags={"package-builder/workspace": str(graph.root)[-63:].replace("/", "_")},
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[job],
+        sensors=[*build_report_sensors(config, graph, translator, job), *build_change_sensors(graph, translator, job)],
+        executor=executor,
+        resources={"package_builder": PackageBuilderResource.for_config(config)},
+    )
+
+
+def translator_path(translator: PackageTranslator) -> str:
+    """`module:Class` of a translator, so another process can make the same one."""
+    return f"{type(translator).__module__}:{type(translator).__qualname__}"
+
+
+def _translator(path: str) -> PackageTranslator:
+    module, _, name = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj()
+
+
+@lru_cache(maxsize=4)
+def _job(config_json: str, translator: str) -> dg.JobDefinition:
+    config = BuildConfig.model_validate(json.loads(config_json))
+    return build_definitions(config, translator=_translator(translator)).resolve_job_def(JOB_NAME)
+
+
+def job_from_args(config: dict[str, Any], translator: str) -> dg.JobDefinition:
+    """The job for a portable config and a translator class path: what a run's process (this one, a
+    step subprocess, another machine) builds from the run's own origin, with no environment."""
+    return _job(json.dumps(config, sort_keys=True), translator)
+
+
+def reconstructable_job(config: BuildConfig, translator: PackageTranslator) -> Any:
+    """The build job as a ReconstructableJob whose arguments are the config and the translator."""
+    return dg.build_reconstructable_job(
+        __name__, job_from_args.__name__,
+        reconstructable_kwargs={"config": config.portable(), "translator": translator_path(translator)},
+    )
+
+
+def _env_fingerprint() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(k) for k in ("PACKAGE_BUILDER_CONFIG", "DAGSTER_HOME", *ENV_KEYS))
+
+
+@lru_cache(maxsize=4)
+def _load(fingerprint: tuple[str | None, ...]) -> dg.Definitions:
+    return build_definitions(load_config())
+
+
+def load_from_env() -> dg.Definitions:
+    """Definitions for the workspace the environment names (what `dagster dev` and run workers load)."""
+    return _load(_env_fingerprint())
+
+
+def package_job() -> dg.JobDefinition:
+    """The job over the workspace the environment names (`dagster dev`'s entry point)."""
+    return load_from_env().resolve_job_def(JOB_NAME)
+
+
+def __getattr__(name: str) -> Any:  # `defs` is built on first access, not at import
+    if name == "defs":
+        return load_from_env()
+    raise AttributeError(name)
+
+
+def execute_build(instance: dg.DagsterInstance, config: BuildConfig, translator: PackageTranslator,
+                  keys: set[dg.AssetKey], tags: dict[str, str] | None = None) -> dg.ExecuteJobResult:
+    """Run the build job on `instance` for the asset `keys` (what `package-builder build` does). The
+    config and the translator travel in the run's origin: no environment variable carries them."""
+    return dg.execute_job(
+        reconstructable_job(config, translator), instance,
+        asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        tags={"package-builder/source": "cli", **(tags or {})},
+    )

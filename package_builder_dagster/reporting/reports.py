@@ -1,0 +1,276 @@
+"""The seed's JSON reports: one PackageBuildReport per package per run, and the suite summary.
+
+Paths: `<reportsDir>/<YYYY-MM-DD>/<packageName>.json` (a scoped name `@scope/name` becomes the
+folder `@scope` and the file `name.json`) and `<reportsDir>/<YYYY-MM-DD>/suite-summary.json`, the
+latest run's copies; each run also keeps its own under `<date>/runs/<run-id>/`. Dates are UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from package_builder_dagster.files import write_json_atomic, write_text_atomic
+from package_builder_dagster.reporting.record import PackageRecord, blocked_record
+
+
+def lint_score(errors: int | None, warnings: int | None) -> float | None:
+    """100 − 10 per lint error − 2 per warning, floored at 0; None when lint did not run."""
+    if errors is None:
+        return None
+    return float(max(0, 100 - 10 * errors - 2 * (warnings or 0)))
+
+
+def _ms(a: str | None, b: str | None) -> int:
+    """Milliseconds from ISO time `a` to `b` (0 when either is unknown)."""
+    if not a or not b:
+        return 0
+    return int((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() * 1000)
+
+
+def package_report(record: PackageRecord, workflow_id: str, dependencies: list[str], waited_for: list[dict[str, Any]]) -> dict[str, Any]:
+    """A PackageBuildReport (the seed's fields, camelCase) from a package's record."""
+    timings = record.timings
+    return {
+        "packageName": record.package,
+        "workflowId": workflow_id,
+        "startTime": record.start_time,
+        "endTime": record.end_time,
+        "duration": record.duration_ms,
+        "buildMetrics": {
+            "buildTime": timings.get("build", 0),
+            "testTime": timings.get("test", 0),
+            "qualityCheckTime": timings.get("quality", 0),
+            "publishTime": timings.get("publish", 0),
+        },
+        "quality": {
+            "lintScore": lint_score(record.lint_errors, record.lint_warnings),
+            "testCoverage": (record.coverage or {}).get("lines"),
+            "typeScriptErrors": record.typescript_errors,
+            "passed": record.status == "success" and all(c.passed or c.warning_only for c in record.checks.values()),
+        },
+        "fixAttempts": [asdict(a) for a in record.fix_attempts],
+        "status": record.status,
+        "phase": record.phase,
+        "error": record.error,
+        "blockedBy": record.blocked_by,
+        "warnings": list(record.warnings),
+        "failures": [{k: v for k, v in asdict(f).items() if k != "output_tail"} for f in record.failures],
+        "fixCommit": record.fix_commit,
+        "publish": publish_record(asdict(record.publish) if record.publish else None),
+        "cache": cache_record(record),
+        "dependencies": dependencies,
+        "waitedFor": waited_for,
+    }
+
+
+def cache_record(record: PackageRecord) -> dict[str, Any] | None:
+    """The report's `cache` object: hit, key, where it came from, restore and saved time, outputs digest."""
+    cache = record.cache
+    if cache is None:
+        return None
+    return {"hit": cache.hit, "key": cache.key, "restoredFrom": cache.source, "restoreTime": cache.restore_ms,
+            "savedTime": cache.saved_ms, "stored": cache.stored, "note": cache.note,
+            "outputsDigest": record.outputs_digest, "outputs": record.outputs_count}
+
+
+def cache_totals(reports: list[dict[str, Any]]) -> dict[str, int]:
+    """Hits (local, remote), misses and the build time hits saved, over a run's package reports."""
+    caches = [r["cache"] for r in reports if r.get("cache")]
+    hits = [c for c in caches if c["hit"]]
+    return {"hits": len(hits), "hitsLocal": sum(c["restoredFrom"] == "local" for c in hits),
+            "hitsRemote": sum(c["restoredFrom"] == "remote" for c in hits), "misses": len(caches) - len(hits),
+            "savedTime": sum(c["savedTime"] for c in hits)}
+
+
+def publish_record(publish: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The report's `publish` object: status, version, registry, attempts, message, files and sizes."""
+    if not publish:
+        return None
+    keys = ("status", "version", "registry", "attempts", "message", "files", "size", "unpacked_size", "duration_ms")
+    renamed = {"unpacked_size": "unpackedSize", "duration_ms": "duration"}
+    return {renamed.get(k, k): publish.get(k) for k in keys}
+
+
+def report_date(iso_time: str | None = None) -> str:
+    when = datetime.fromisoformat(iso_time) if iso_time else datetime.now(timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def report_file(package_name: str) -> Path:
+    """`@scope/name` → `@scope/name.json` (a folder per scope, so names never collide)."""
+    return Path(*package_name.split("/")).with_suffix(".json") if "/" in package_name else Path(package_name + ".json")
+
+
+def package_report_path(reports_dir: Path, start_time: str | None, run_id: str, package_name: str) -> Path:
+    """Where a run's own copy of a package report goes."""
+    return reports_dir / report_date(start_time) / "runs" / run_id / report_file(package_name)
+
+
+def critical_path(reports: list[dict[str, Any]]) -> list[str]:
+    """The chain that set the run's length: from the package that ended last, back through the
+    dependency each one waited for last (while it did not wait for a slot)."""
+    ran = {r["packageName"]: r for r in reports if r["status"] != "blocked" and r.get("startTime") and r.get("endTime")}
+    if not ran:
+        return []
+    current = max(ran.values(), key=lambda r: r["endTime"])
+    chain = [current["packageName"]]
+    while True:
+        deps = [ran[d] for d in current["dependencies"] if d in ran and ran[d]["endTime"] <= current["startTime"]]
+        if not deps:
+            break
+        current = max(deps, key=lambda r: r["endTime"])
+        chain.append(current["packageName"])
+    return list(reversed(chain))
+
+
+def assign_slots(reports: list[dict[str, Any]]) -> None:
+    """Give each package that ran the lowest slot free at its start (for the timeline)."""
+    free_at: list[str] = []
+    for report in sorted((r for r in reports if r.get("runStart")), key=lambda r: r["runStart"]):
+        slot = next((i for i, end in enumerate(free_at) if end <= report["runStart"]), len(free_at))
+        if slot == len(free_at):
+            free_at.append("")
+        free_at[slot] = report["endTime"] or report["runStart"]
+        report["slot"] = slot
+
+
+def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every selected package's report and the suite summary of one run, from its event log alone.
+
+    `log` is an events.RunLog; `selected` the package names the run selected, in dependency order.
+    """
+    by_package: dict[str, list[dict[str, Any]]] = {}
+    for payload in log.payloads:
+        by_package.setdefault(payload.get("package", ""), []).append(payload)
+    times = [p["time"] for p in log.payloads] + [r.time for r in log.records.values()]
+    run_start = log.start or min(times, default=None)
+    run_end = log.end or max(times, default=run_start)
+    terminal = {name: log.records[name] for name in selected if name in log.records}
+    reports = []
+    for name in selected:
+        pkg = graph[name]
+        events = by_package.get(name, [])
+        record = terminal.get(name)
+        if record is None:  # Dagster skipped its step, or the run ended first
+            failed_up = [d for d in graph.upstream({name}) if d in terminal and terminal[d].state in ("failed", "blocked")]
+            root = next((d for d in failed_up if terminal[d].state == "failed"), failed_up[0] if failed_up else None)
+            record = blocked_record(name, run_end or "", root, f"blocked: dependency {root} did not build" if root
+                                    else "not finished: the run ended before this package did")
+        step = record.step or next((p.get("step") for p in events if p.get("step")), None) or "packages"
+        waited = [{"packageName": d, "waitTime": max(0, _ms(run_start, terminal[d].end_time or terminal[d].time)) if d in terminal else 0}
+                  for d in pkg.dependencies]
+        report = package_report(record, f"{log.run_id}:{step}", list(pkg.dependencies), waited)
+        started = next((p for p in events if p["state"] == "started"), None)
+        report["runStart"] = started["time"] if started else None
+        report["slotWaitTime"] = int((started or {}).get("slot_wait_ms", 0))
+        report["phases"] = _phases(events, record)
+        reports.append(report)
+    for payload in log.payloads:  # COMPLETE published the suite package after its step
+        if payload["state"] == "suite-publish":
+            for report in reports:
+                if report["packageName"] == payload["package"]:
+                    report["publish"] = publish_record(payload.get("publish"))
+                    report["buildMetrics"]["publishTime"] = (payload.get("publish") or {}).get("duration_ms", 0)
+    assign_slots(reports)
+    summary = suite_summary(build_id, log, reports, run_start, run_end, slots)
+    return reports, summary
+
+
+def _phases(events: list[dict[str, Any]], record: PackageRecord) -> list[dict[str, Any]]:
+    """[{phase, start, end}] from the state changes of one package (for the timeline)."""
+    marks = [(p["state"], p["time"]) for p in events if p["state"] not in ("queued", "started", "suite-publish")]
+    phases = []
+    for (state, start), nxt in zip(marks, marks[1:] + [(None, record.end_time or record.time)]):
+        if state in ("done", "failed", "blocked") or not nxt[1]:
+            continue
+        phases.append({"phase": state, "start": start, "end": nxt[1]})
+    return phases
+
+
+def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], started: str | None, ended: str | None, slots: int) -> dict[str, Any]:
+    """The seed's BuildReport plus blocked, run id and status, selection, critical path, slot utilization."""
+    wall = _ms(started, ended)
+    busy = sum(_ms(r["runStart"], r["endTime"]) for r in reports if r.get("runStart") and r.get("endTime"))
+    by_time = sorted((r for r in reports if r["status"] != "blocked"), key=lambda r: r["duration"], reverse=True)
+    by_fix = sorted((r for r in reports if r["fixAttempts"]), key=lambda r: len(r["fixAttempts"]), reverse=True)
+    brief = ("packageName", "status", "duration", "startTime", "endTime")
+    return {
+        "buildId": build_id,
+        "runId": log.run_id,
+        "runStatus": log.status,
+        "timestamp": ended or started,
+        "startTime": started,
+        "endTime": ended,
+        "selection": log.selection,
+        "totalPackages": len(reports),
+        "successful": sum(r["status"] == "success" for r in reports),
+        "failed": sum(r["status"] == "failed" for r in reports),
+        "blocked": sum(r["status"] == "blocked" for r in reports),
+        "totalDuration": wall,
+        "totalFixAttempts": sum(len(r["fixAttempts"]) for r in reports),
+        "slowestPackages": [{k: r[k] for k in brief} for r in by_time[:5]],
+        "mostFixAttempts": [{"packageName": r["packageName"], "fixAttempts": len(r["fixAttempts"])} for r in by_fix[:5]],
+        "totalWaitTime": sum(w["waitTime"] for r in reports for w in r["waitedFor"]),
+        "totalSlotWaitTime": sum(r["slotWaitTime"] for r in reports),
+        "criticalPath": critical_path(reports),
+        "cache": cache_totals(reports),
+        "slots": slots,
+        "slotUtilization": round(busy / (slots * wall), 4) if wall > 0 and slots else None,
+        "packageReports": reports,
+    }
+
+
+def write_run_reports(reports_dir: Path, reports: list[dict[str, Any]], summary: dict[str, Any], html: str | None = None) -> Path:
+    """Write one run's reports in its own folder, and as the latest copies unless a later run wrote those."""
+    date = report_date(summary.get("startTime") or summary["timestamp"])
+    run_dir = reports_dir / date / "runs" / summary["runId"]
+    files = {report_file(r["packageName"]): r for r in reports}
+    files[Path("suite-summary.json")] = summary
+    for rel, data in files.items():
+        write_json_atomic(run_dir / rel, data)
+    if html is not None:
+        write_text_atomic(run_dir / "timeline.html", html)
+    latest = reports_dir / date / "suite-summary.json"
+    if _is_newer_or_same(summary, latest):
+        for rel, data in files.items():
+            write_json_atomic(reports_dir / date / rel, data)
+        if html is not None:
+            write_text_atomic(reports_dir / date / "timeline.html", html)
+    return run_dir
+
+
+def _is_newer_or_same(summary: dict[str, Any], latest: Path) -> bool:
+    try:
+        current = json.loads(latest.read_text())
+    except (OSError, ValueError):
+        return True
+    return current.get("runId") == summary["runId"] or (current.get("startTime") or "") <= (summary.get("startTime") or "")
+
+
+def read_summaries(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    """The readable suite summaries of `run_dirs` (each embeds its package reports), oldest run first."""
+    runs = []
+    for run_dir in run_dirs:
+        try:
+            runs.append(json.loads((run_dir / "suite-summary.json").read_text()))
+        except (OSError, ValueError):
+            continue
+    return sorted(runs, key=lambda s: s.get("startTime") or s.get("timestamp") or "")
+
+
+def find_runs(reports_dir: Path, run: str | None = None, since: str | None = None, until: str | None = None) -> list[Path]:
+    """Run folders (`<date>/runs/<id>`) by run id, or by date range (inclusive, YYYY-MM-DD)."""
+    found = []
+    for summary in sorted(reports_dir.glob("*/runs/*/suite-summary.json")):
+        run_dir = summary.parent
+        date = run_dir.parent.parent.name
+        if run and run_dir.name != run:
+            continue
+        if since and date < since or until and date > until:
+            continue
+        found.append(run_dir)
+    return found
