@@ -8,7 +8,7 @@ import os
 
 
 from package_builder_dagster.discovery.config import load_config
-from package_builder_dagster.orchestration.definitions import execute_build
+from package_builder_dagster.orchestration.launch import execute_build
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.orchestration.instance import get_instance
 from package_builder_dagster.orchestration.translator import PackageTranslator

@@ -114,7 +114,7 @@ def test_killed_build_is_finished_by_stale_without_rebuilding_what_succeeded(tmp
     root = committed_workspace(tmp_path, specs)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
     proc = subprocess.Popen([sys.executable, "-m", "package_builder_dagster.cli", "build", "--workspace", str(root), "--concurrency", "2"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     events = root / "build-events.log"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # two packages built: the run's storage is surely set up by now
@@ -126,7 +126,7 @@ def test_killed_build_is_finished_by_stale_without_rebuilding_what_succeeded(tmp
     second = cli("build", "--workspace", str(root))
     assert second.code == 2 and "another `package-builder build` is running" in second.stderr
     time.sleep(0.5)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its run process at once, as a crash or the OOM killer would
     proc.wait()
     [killed] = instance.get_runs()
     assert killed.status == dg.DagsterRunStatus.STARTED  # nothing else marks it failed

@@ -10,11 +10,10 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-import threading
 import time
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,11 +22,6 @@ from package_builder_dagster.discovery.config import BuildConfig, find_config_fi
 
 from package_builder_dagster.errors import UsageError
 
-INVOCATION_TAG = "package-builder/invocation"
-STATE_STYLES = {
-    "queued": "dim", "planning": "cyan", "verifying": "cyan", "building": "blue", "testing": "magenta", "checking": "yellow",
-    "fixing": "yellow", "publishing": "cyan", "restoring": "cyan", "done": "green", "failed": "bold red", "blocked": "red",
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -179,7 +173,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from package_builder_dagster.orchestration.definitions import build_definitions, discover_for, execute_build
+    from package_builder_dagster.cli.progress import ProgressWatcher
+    from package_builder_dagster.orchestration.definitions import build_definitions, discover_for
+    from package_builder_dagster.orchestration.launch import execute_build_run, finished_run, wait_for
     from package_builder_dagster.orchestration.instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
     from package_builder_dagster.reporting.run_reports import report_run
     from package_builder_dagster.orchestration.staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
@@ -249,18 +245,20 @@ def cmd_build(args: argparse.Namespace) -> int:
         console.print("nothing to do: the selection names no package")
         return 0
 
-    token = uuid.uuid4().hex
     console.print(
         f"[bold]package-builder[/] {graph.root} · {len(selected)} package(s) · {pm.kind} · "
         f"{config.maxConcurrentBuilds} at a time · Dagster home {instance.root_directory}"
     )
-    watcher = _ProgressWatcher(instance, token, selected, console)
+    run_id, proc = execute_build_run(instance, config, translator, keys, process_tags(),
+                                     config.logs_dir / "run-processes" / f"{os.getpid()}.log")
+    watcher = ProgressWatcher(instance, run_id, selected, console)
     watcher.start()
     started = time.monotonic()
     try:
-        result = execute_build(instance, config, translator, keys, {INVOCATION_TAG: token, **process_tags()})
+        exit_code = wait_for(proc)
     finally:
         watcher.stop()
+    result = finished_run(instance, run_id, exit_code)
     from package_builder_dagster.orchestration.run_events import read_run
     from package_builder_dagster.reporting.record import blocked_record
 
@@ -346,66 +344,6 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     return 0 if result.success and not failed and not blocked and not unknown else 1
 
 
-class _ProgressWatcher:
-    """Follows the run's event log and shows a progress bar and a line per package state change."""
-
-    def __init__(self, instance: Any, token: str, selected: list[str], console: Any):
-        self.instance, self.token, self.selected, self.console = instance, token, selected, console
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _find_run(self) -> str | None:
-        import dagster as dg
-
-        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={INVOCATION_TAG: self.token}), limit=1)
-        return runs[0].run_id if runs else None
-
-    def _loop(self) -> None:
-        from rich.markup import escape
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        from package_builder_dagster.orchestration.run_events import TERMINAL, read_states
-
-        run_id, cursor, finished = None, None, set()
-        with Progress(TextColumn("[bold]packages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=self.console, transient=True) as progress:
-            task = progress.add_task("build", total=len(self.selected))
-            while True:
-                stopping = self._stop.is_set()
-                try:
-                    run_id = run_id or self._find_run()
-                    states, cursor = read_states(self.instance, run_id, cursor) if run_id else ([], cursor)
-                except Exception:  # the storage may be busy for a moment; try again
-                    states = []
-                for st in states:
-                    name, state = st["package"], st["state"]
-                    if state == "started":
-                        continue
-                    extra = ""
-                    if state == "failed":
-                        extra = f" in {st.get('phase')}: {st.get('error')}"
-                    elif state == "blocked":
-                        extra = f" by {st.get('blocked_by')}"
-                    elif state == "done":
-                        hit = (st.get("cache") or {}).get("hit")
-                        extra = f" ({st.get('duration_ms', 0) / 1000:.1f} s{', restored from ' + str(st['cache'].get('source')) + ' cache' if hit else ''})"
-                    style = STATE_STYLES.get(state, "default")
-                    progress.console.print(f"{st['time'][11:19]} {escape(name):<40} [{style}]{state}[/]{escape(extra)}")
-                    if state in TERMINAL and name not in finished:
-                        finished.add(name)
-                        progress.update(task, completed=len(finished))
-                if stopping:
-                    return
-                self._stop.wait(0.3)
-
-
 # ---- ui --------------------------------------------------------------------------------------
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -418,19 +356,45 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _export_env(args, config)
     workspace = home / "workspace.yaml"
     workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: package_builder_dagster.orchestration.definitions\n      attribute: defs\n"
+        "load_from:\n  - python_module:\n      module_name: package_builder_dagster.orchestration.definitions\n"
+        "      attribute: defs\n      location_name: package-builder\n"  # the location CLI runs record
     )
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or shutil.which("dagster")
     if not dagster:
         raise UsageError("missing tool: dagster (pip install package-builder-dagster)")
     print(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}); Ctrl-C stops it", file=sys.stderr)
-    proc = subprocess.Popen([dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
+    return _run_until_signalled([dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
+
+
+def _run_until_signalled(argv: list[str], grace_seconds: float = 30) -> int:
+    """Run `argv` (dagster dev) in its own process group and pass SIGINT and SIGTERM on to it; what
+    is still running of that group after the grace time (webserver, daemon, code server) is killed."""
+    proc = subprocess.Popen(argv, start_new_session=True)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        try:
+            os.killpg(proc.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=30)
-        return 0
+        while True:
+            try:
+                code = proc.wait(timeout=grace_seconds if received else None)
+                break
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    try:  # what dagster dev left behind in its group
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return 0 if received else code
 
 
 # ---- report ----------------------------------------------------------------------------------

@@ -107,15 +107,3 @@ def __getattr__(name: str) -> Any:  # `defs` is built on first access, not at im
     if name == "defs":
         return load_from_env()
     raise AttributeError(name)
-
-
-def execute_build(instance: dg.DagsterInstance, config: BuildConfig, translator: PackageTranslator,
-                  keys: set[dg.AssetKey], tags: dict[str, str] | None = None) -> dg.ExecuteJobResult:
-    """Run the build job on `instance` for the asset `keys` (what `package-builder build` does). The
-    config and the translator travel in the run's origin: no environment variable carries them."""
-    return dg.execute_job(
-        reconstructable_job(config, translator), instance,
-        asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"package-builder/source": "cli", **(tags or {})},
-    )
