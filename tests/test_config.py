@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from package_builder_dagster.execution.secret_env import npm_token
+from package_builder_dagster.secret_env import npm_token
 from package_builder_dagster.discovery.config import BuildConfig, load_config
 from package_builder_dagster.errors import UsageError
 

@@ -164,7 +164,7 @@ def test_a_program_the_script_cannot_find_is_a_missing_tool_not_a_lint_error(tmp
 
 def test_the_telling_line_is_never_the_package_managers_own():
     from package_builder_dagster.execution.fix_agents import plain_eslint
-    from package_builder_dagster.execution.toolchain import first_error_line
+    from package_builder_dagster.execution.tool_output import first_error_line
 
     pnpm = ("> valibot@1.0.0 lint /w/library\n> deno check ./src && eslint src\n\nsrc/a.ts:1:1 Error: bad thing\n"
             " ELIFECYCLE  Command failed with exit code 1.\n")

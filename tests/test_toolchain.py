@@ -11,14 +11,9 @@ from pathlib import Path
 import pytest
 
 from package_builder_dagster.errors import UsageError
-from package_builder_dagster.execution.toolchain import (
-    CommandRunner,
-    coverage_args,
-    detect_package_manager,
-    eslint_counts,
-    read_coverage,
-    typescript_diagnostics,
-)
+from package_builder_dagster.discovery.package_managers import detect_package_manager
+from package_builder_dagster.execution.commands import CommandRunner
+from package_builder_dagster.execution.tool_output import coverage_args, eslint_counts, read_coverage, typescript_diagnostics
 
 
 def _alive(pid: int) -> bool:
@@ -94,7 +89,7 @@ def test_missing_package_manager_is_named(tmp_path, monkeypatch):
 
 
 def test_npm_and_pnpm_script_argv():
-    from package_builder_dagster.execution.toolchain import PackageManager
+    from package_builder_dagster.discovery.package_managers import PackageManager
 
     assert PackageManager("npm", ("npm",), "").run_script("test", ["--x"]) == ["npm", "run", "test", "--", "--x"]
     assert PackageManager("pnpm", ("pnpm",), "").run_script("test", ["--x"]) == ["pnpm", "run", "test", "--x"]
@@ -133,7 +128,7 @@ def test_yarn_classic_needs_yarn_1(tmp_path, toolchain, monkeypatch):
     """A yarn.lock of yarn 1 is never run with yarn 4: a yarn 1 beside it is taken, else a clear error."""
     import pytest
 
-    from package_builder_dagster.execution.toolchain import detect_package_manager
+    from package_builder_dagster.discovery.package_managers import detect_package_manager
 
     from package_builder_dagster.errors import ToolMissing
 

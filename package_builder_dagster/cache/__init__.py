@@ -1,7 +1,7 @@
-"""A content-addressed cache of build outputs (like Turborepo's), one concept per module:
+"""A content-addressed cache of build outputs (like Turborepo's), one concept per module (a package's cache key, what its results depend on, is computed at
+discovery: `discovery.cache_keys`):
 
 - `outputs`: which files a package's build produced;
-- `keys`: what a package's results depend on, as one digest (and `explain`);
 - `artifact`: packing outputs and a record into a verifiable tarball, restoring one atomically;
 - `stores`: the local store, the Turborepo-compatible remote store, and both together for a run;
 - `package_cache`: lookup, restore and save as one package step sees them.

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, safe_name
-from package_builder_dagster.execution.secret_env import remote_cache_token, signature_key
+from package_builder_dagster.secret_env import remote_cache_token, signature_key
 from package_builder_dagster.cache.artifact import CorruptArtifact, pack, restore
 from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
 

@@ -177,11 +177,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     from package_builder_dagster.orchestration.definitions import build_definitions, discover_for
     from package_builder_dagster.orchestration.launch import execute_build_run, finished_run, wait_for
     from package_builder_dagster.orchestration.instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
-    from package_builder_dagster.reporting.run_reports import report_run
+    from package_builder_dagster.orchestration.run_reports import report_run
     from package_builder_dagster.orchestration.staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
     from package_builder_dagster.discovery.code_versions import changed_packages
     from package_builder_dagster.orchestration.selection import resolve_selection
-    from package_builder_dagster.execution.toolchain import detect_package_manager, _which
+    from package_builder_dagster.discovery.package_managers import detect_package_manager, _which
     from package_builder_dagster.orchestration.translator import PackageTranslator
 
     console = Console(highlight=False)
@@ -453,7 +453,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 # ---- explain and cache ------------------------------------------------------------------------
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from package_builder_dagster.cache.keys import explain_changes
+    from package_builder_dagster.discovery.cache_keys import explain_changes
     from package_builder_dagster.orchestration.definitions import discover_for
     from package_builder_dagster.orchestration.instance import get_instance
     from package_builder_dagster.orchestration.staleness import outputs_problem

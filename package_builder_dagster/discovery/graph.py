@@ -59,7 +59,7 @@ class Package:
     undeclared_imports: list[Any] = field(default_factory=list)  # imports.UndeclaredImport found in its files
     version_parts: dict[str, str] = field(default_factory=dict)  # the hashes its code version is made of
     output_globs: list[str] | None = None  # declared outputs (packageBuilder.outputs or config); None: detect
-    cache_key: str | None = None  # set by cache.keys.assign_cache_keys
+    cache_key: str | None = None  # set by discovery.cache_keys.assign_cache_keys
     cache_inputs: dict[str, str] = field(default_factory=dict)  # what the cache key is made of
 
     @property

@@ -21,7 +21,8 @@ from typing import Iterator
 from package_builder_dagster.execution.output_parsers import Failure, failure_types, format_failures
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph, safe_name
-from package_builder_dagster.execution.toolchain import CommandRunner, PackageManager
+from package_builder_dagster.execution.commands import CommandRunner
+from package_builder_dagster.discovery.package_managers import PackageManager
 from package_builder_dagster.errors import AgentError
 
 PROMPT_TEMPLATES = Path(__file__).parent / "prompts"

@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from package_builder_dagster.execution.toolchain import first_error_line, typescript_diagnostics
+from package_builder_dagster.execution.tool_output import first_error_line, typescript_diagnostics
 
-FailureType = Literal["lint", "typescript", "test", "coverage", "build", "unknown"]
+FailureType = Literal[  # the built-in failure types
+    "lint", "typescript", "test", "coverage", "build", "unknown"]
 
 
 @dataclass
 class Failure:
     """One failure: its type, where (file and line when known), the rule or code, the message."""
 
-    type: FailureType
+    type: str  # one of FailureType, or the name of a team's own check
     message: str
     file: str | None = None
     line: int | None = None

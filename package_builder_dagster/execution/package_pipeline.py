@@ -21,27 +21,16 @@ from package_builder_dagster.execution.output_parsers import (
     typescript_failures,
 )
 from package_builder_dagster.cache.digest import outputs_digest
-from package_builder_dagster.cache.keys import rekey
+from package_builder_dagster.discovery.cache_keys import rekey
 from package_builder_dagster.cache.outputs import detect_outputs, glob_outputs, snapshot
 from package_builder_dagster.cache.package_cache import CacheInfo, PackageCache
 from package_builder_dagster.discovery.graph import Package, safe_name
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
-from package_builder_dagster.execution.toolchain import (
-    CommandResult,
-    CommandRunner,
-    PackageManager,
-    COVERAGE_ARGS,
-    command_not_found,
-    flags_rejected,
-    missing_coverage_provider,
-    module_not_found,
-    test_runner,
-    eslint_counts,
-    find_bin,
-    first_error_line,
-    format_diagnostic,
-    read_coverage,
-    typescript_diagnostics,
+from package_builder_dagster.discovery.package_managers import PackageManager, find_bin
+from package_builder_dagster.execution.commands import CommandResult, CommandRunner
+from package_builder_dagster.execution.tool_output import (
+    COVERAGE_ARGS, command_not_found, eslint_counts, first_error_line, flags_rejected, format_diagnostic,
+    missing_coverage_provider, module_not_found, read_coverage, test_runner, typescript_diagnostics,
 )
 
 # States a package passes through; the CLI and the reports read them from the event log.

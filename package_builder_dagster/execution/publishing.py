@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from package_builder_dagster.execution.secret_env import npm_token
+from package_builder_dagster.secret_env import npm_token
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
-from package_builder_dagster.execution.toolchain import CommandRunner, PackageManager, _which, first_error_line
+from package_builder_dagster.execution.commands import CommandRunner
+from package_builder_dagster.discovery.package_managers import PackageManager, _which
+from package_builder_dagster.execution.tool_output import first_error_line
 from package_builder_dagster.errors import RegistryError
 
 # Answers worth one more try; anything else from the registry is final (401/403, version exists, invalid package).

@@ -17,10 +17,10 @@ from package_builder_dagster.execution.package_pipeline import PackageOutcome, P
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 from package_builder_dagster.execution.suite_publishing import publish_suite_packages
 from package_builder_dagster.reporting.reports import lint_score, package_report_path
-from package_builder_dagster.reporting.run_reports import report_run
+from package_builder_dagster.orchestration.run_reports import report_run
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
 from package_builder_dagster.execution.scheduler import StateChange, schedule
-from package_builder_dagster.execution.toolchain import first_error_line
+from package_builder_dagster.execution.tool_output import first_error_line
 from package_builder_dagster.errors import ToolMissing
 from package_builder_dagster.orchestration.translator import PackageTranslator
 

@@ -10,7 +10,8 @@ import dagster as dg
 from pydantic import Field
 
 from package_builder_dagster.discovery.config import BuildConfig
-from package_builder_dagster.execution.toolchain import CommandRunner, PackageManager, detect_package_manager
+from package_builder_dagster.execution.commands import CommandRunner
+from package_builder_dagster.discovery.package_managers import PackageManager, detect_package_manager
 
 
 class PackageBuilderResource(dg.ConfigurableResource):

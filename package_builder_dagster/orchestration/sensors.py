@@ -11,7 +11,7 @@ import dagster as dg
 
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import WorkspaceGraph
-from package_builder_dagster.reporting.run_reports import report_run
+from package_builder_dagster.orchestration.run_reports import report_run
 from package_builder_dagster.orchestration.translator import PackageTranslator
 from package_builder_dagster.discovery.code_versions import plan_digest, source_hash, workspace_files
 
