@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,13 @@ class PreparedStepTask(Task):
     config: BuildConfig
 
     def __call__(self, execute_step_args_packed: dict[str, Any], executable_dict: dict[str, Any]) -> Any:
+        started = time.monotonic()
         args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
         instance = DagsterInstance.from_ref(args.instance_ref)
         run = instance.get_run_by_id(args.run_id)
+        if run is not None and run.is_finished:  # a task delivered late (revoked while no worker was up)
+            log.warning("%s: run %s has ended (%s): not run", ",".join(args.step_keys_to_execute), args.run_id, run.status.value)
+            return []
         commit = run.tags.get(COMMIT_TAG) if run else None
         if not commit:
             raise UsageError(f"run {args.run_id} has no {COMMIT_TAG} tag: it was not started by a distributed build")
@@ -98,8 +103,9 @@ class PreparedStepTask(Task):
             recon_job = ReconstructableJob.from_dict(executable)
             graph = discover_for(config)
             restored = restore_dependencies(config, graph, step_packages(recon_job, args.step_keys_to_execute[0]), log.warning)
-        log.info("%s: commit %s%s in %s; %s; restored %d dependency output(s)", ",".join(args.step_keys_to_execute),
-                 commit[:12], " (checked out)" if moved else "", self.copy.root, installed, len(restored))
+        log.info("%s in pid %d: commit %s%s in %s; %s; restored %d dependency output(s); ready in %.2f s",
+                 ",".join(args.step_keys_to_execute), os.getpid(), commit[:12], " (checked out)" if moved else "",
+                 self.copy.root, installed, len(restored), time.monotonic() - started)
         return super().__call__(execute_step_args_packed, executable)
 
 
