@@ -76,7 +76,6 @@ def config_source(config: BuildConfig) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_track_started": True,
         "task_time_limit": max(1, int(transport["visibility_timeout"]) - max(2, int(transport["visibility_timeout"]) // 20)),
-        "worker_max_tasks_per_child": 1,  # a fresh process per package: definitions of the run's own commit
         **own,
         "broker_transport_options": transport,
     }

@@ -3,8 +3,8 @@
 dagster-celery's task runs the step; before it, `PreparedStepTask` reads the run's commit (a run
 tag), brings the clone to it (checkout, frozen install once, the dependencies' outputs restored from
 the artifact store), and points the run's job at the clone instead of the orchestrator's folder.
-Each task runs in a fresh pool process (`worker_max_tasks_per_child` 1), so nothing of an earlier
-commit's definitions is reused.
+Pool processes are reused across tasks; the definitions they cache are keyed by commit (see
+`retarget`).
 """
 
 from __future__ import annotations
@@ -48,16 +48,21 @@ def rebase(value: Any, old_root: str, new_root: str) -> Any:
     return value
 
 
-def retarget(executable: dict[str, Any], copy: WorkingCopy) -> dict[str, Any]:
-    """The run's job (ReconstructableJob.to_dict) with its config's paths in `copy` and its local
-    artifact store the clone's own. A job without a config argument (a code location) is kept: the
-    worker's PACKAGE_BUILDER_WORKSPACE / PACKAGE_BUILDER_CONFIG name the clone for it."""
+def retarget(executable: dict[str, Any], copy: WorkingCopy, commit: str) -> dict[str, Any]:
+    """The run's job (ReconstructableJob.to_dict) with its config's paths in `copy`, its local
+    artifact store the clone's own, and `dagster.home` a per-commit folder of the clone's state.
+    A worker loads the instance from the task, so nothing is written to that home; it makes the
+    config, and so the definitions a pool process caches for it, differ from one commit to the
+    next: a process never reuses definitions (code versions, cache keys) of another commit.
+    A job without a config argument (a code location) is kept: the worker's
+    PACKAGE_BUILDER_WORKSPACE / PACKAGE_BUILDER_CONFIG name the clone for it."""
     pointer = executable.get("repository", {}).get("pointer", {})
     kwargs = pointer.get("reconstructable_kwargs") or []
     for pair in kwargs:
         if pair[0] == "config" and isinstance(pair[1], dict) and pair[1].get("workspaceRoot"):
             config = rebase(pair[1], pair[1]["workspaceRoot"], str(copy.root))
             config.setdefault("cache", {}).setdefault("local", {})["dir"] = str(copy.artifacts_dir)
+            config.setdefault("dagster", {})["home"] = str(copy.state / "dagster-home" / commit)
             pair[1] = config
     return executable
 
@@ -87,15 +92,15 @@ class PreparedStepTask(Task):
     def __call__(self, execute_step_args_packed: dict[str, Any], executable_dict: dict[str, Any]) -> Any:
         started = time.monotonic()
         args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
-        instance = DagsterInstance.from_ref(args.instance_ref)
-        run = instance.get_run_by_id(args.run_id)
+        with DagsterInstance.from_ref(args.instance_ref) as instance:
+            run = instance.get_run_by_id(args.run_id)
         if run is not None and run.is_finished:  # a task delivered late (revoked while no worker was up)
             log.warning("%s: run %s has ended (%s): not run", ",".join(args.step_keys_to_execute), args.run_id, run.status.value)
             return []
         commit = run.tags.get(COMMIT_TAG) if run else None
         if not commit:
             raise UsageError(f"run {args.run_id} has no {COMMIT_TAG} tag: it was not started by a distributed build")
-        executable = retarget(json.loads(json.dumps(executable_dict)), self.copy)
+        executable = retarget(json.loads(json.dumps(executable_dict)), self.copy, commit)
         config = job_config(executable) or self.config
         with self.copy.locked():
             moved = self.copy.checkout(commit)
