@@ -153,6 +153,24 @@ def test_two_workers_build_every_package_in_their_own_clones(cluster):
     for worker in (w1, w2):
         assert worker.log.read_text().count("installed with `npm ci") == 1, worker.log.read_text()[-2000:]
 
+    # a tracked file changed in the orchestrator's tree: the run is refused, naming it
+    (origin / "package.json").write_text((origin / "package.json").read_text() + "\n")
+    refused = cluster.build()
+    assert refused.returncode != 0
+    failed = latest_run(cluster)
+    assert failed.run_id != run.run_id and "package-builder/commit" not in failed.tags
+    assert any("modified or staged" in m and "package.json" in m for m in run_messages(cluster, failed.run_id))
+
+
+def test_worker_without_executor_config_is_bad_input(tmp_path):
+    from conftest import run_cli
+
+    origin = make_origin(tmp_path / "ws", layered_specs(2))
+    config = tmp_path / "plain.json"
+    config.write_text('{"workspaceRoot": "%s"}' % origin)
+    result = run_cli("worker", "--config", str(config))
+    assert result.code == 2 and "no dagster.executor" in result.stderr
+
 
 @pytest.mark.parametrize("cluster", [{"visibilityTimeoutSeconds": 15}], indirect=True)
 def test_killed_worker_package_runs_again_on_the_other(cluster):
@@ -210,10 +228,14 @@ def test_run_fails_in_bounded_time_when_every_worker_is_gone(cluster):
 
     run = latest_run(cluster)
     assert run.status == dg.DagsterRunStatus.FAILURE
-    messages = [r.event_log_entry.message or "" for r in cluster.instance().get_records_for_run(run.run_id).records]
-    messages += [str(r.event_log_entry.dagster_event.event_specific_data) for r in cluster.instance().get_records_for_run(run.run_id).records
-                 if r.event_log_entry.dagster_event is not None]
-    assert any("no celery worker answered a ping" in m for m in messages)
+    assert any("no celery worker answered a ping" in m for m in run_messages(cluster, run.run_id))
+
+
+def run_messages(cluster: Cluster, run_id: str) -> list[str]:
+    """Every event's message and event data (errors included) of a run, as text."""
+    records = cluster.instance().get_records_for_run(run_id).records
+    return [r.event_log_entry.message or "" for r in records] + [
+        str(r.event_log_entry.dagster_event.event_specific_data) for r in records if r.event_log_entry.dagster_event is not None]
 
 
 def events(worker) -> list[str]:

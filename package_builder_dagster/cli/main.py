@@ -575,8 +575,11 @@ def cmd_init_prompts(args: argparse.Namespace) -> int:
 # ---- worker --------------------------------------------------------------------------------
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from package_builder_dagster.distributed.worker import run_worker
-
+    try:
+        from package_builder_dagster.distributed.worker import run_worker
+    except ImportError as exc:
+        raise UsageError(f"`worker` needs the distributed extra ({exc.name} is missing): "
+                         "pip install 'package-builder-dagster[distributed]'") from None
     return run_worker(args.config, args.concurrency, args.checkout, args.name)
 
 
