@@ -252,3 +252,37 @@ def wait_for_start(workers, package: str, timeout: float):
                 return worker
         time.sleep(0.1)
     raise AssertionError(f"{package} never started: " + " | ".join(w.log.read_text()[-1500:] for w in workers))
+
+
+def test_redis_serves_the_highest_dagster_priority_first(tmp_path):
+    """The ranked priorities and the transport settings on a real Redis: queued tasks are served
+    highest Dagster priority first (Redis itself serves the lowest number first)."""
+    from celery import Celery
+    from celery.contrib.testing.worker import start_worker
+
+    from package_builder_dagster.distributed.celery_settings import app_settings
+    from package_builder_dagster.distributed.executor import redis_priorities
+    from servers import RedisServer
+
+    try:
+        redis = RedisServer()
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    with redis:
+        config = BuildConfig.model_validate({"dagster": {"executor": {"broker": redis.url}}})
+        app = Celery("priority-test")
+        app.conf.update(app_settings(config), task_default_queue="dagster")
+        served: list[str] = []
+
+        @app.task(name="record")
+        def record(name: str) -> None:
+            served.append(name)
+
+        dagster_priority = {"leaf": 0, "middle": 10, "critical": 50, "leaf2": 0, "middle2": 10}
+        for step, level in redis_priorities(dagster_priority).items():  # queued before any worker runs
+            record.apply_async((step,), priority=level, queue="dagster")
+        with start_worker(app, concurrency=1, pool="solo", perform_ping_check=False, queues=["dagster"]):
+            deadline = time.monotonic() + 30
+            while len(served) < len(dagster_priority) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    assert served[0] == "critical" and set(served[1:3]) == {"middle", "middle2"} and set(served[3:]) == {"leaf", "leaf2"}, served
