@@ -153,13 +153,29 @@ def test_two_workers_build_every_package_in_their_own_clones(cluster):
     for worker in (w1, w2):
         assert worker.log.read_text().count("installed with `npm ci") == 1, worker.log.read_text()[-2000:]
 
-    # a tracked file changed in the orchestrator's tree: the run is refused, naming it
+    # a tracked file changed in the orchestrator's tree: `build` refuses it (exit 2), naming the file
     (origin / "package.json").write_text((origin / "package.json").read_text() + "\n")
     refused = cluster.build()
-    assert refused.returncode != 0
+    assert refused.returncode == 2 and "modified or staged" in refused.stderr and "package.json" in refused.stderr
+    assert latest_run(cluster).run_id == run.run_id  # no run was created
+    # and a run created without the commit tag (the UI, a sensor) is failed by the executor, naming it
+    from package_builder_dagster.discovery.config import load_config
+    from package_builder_dagster.orchestration.definitions import execute_build
+    from package_builder_dagster.orchestration.translator import PackageTranslator
+
+    instance = cluster.instance()
+    config = load_config(cluster.config)
+    key = PackageTranslator().get_asset_key(next(iter(discover(config))))
+    assert not execute_build(instance, config, PackageTranslator(), {key}).success
     failed = latest_run(cluster)
     assert failed.run_id != run.run_id and "package-builder/commit" not in failed.tags
     assert any("modified or staged" in m and "package.json" in m for m in run_messages(cluster, failed.run_id))
+
+
+def discover(config):
+    from package_builder_dagster.discovery.workspace import discover_for
+
+    return discover_for(config)
 
 
 def test_worker_without_executor_config_is_bad_input(tmp_path):

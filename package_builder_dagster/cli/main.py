@@ -256,6 +256,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         console.print("nothing to do: the selection names no package")
         return 0
 
+    from package_builder_dagster.distributed.source_tree import run_tags  # dagster.executor: the commit workers build
+
+    commit_tags = run_tags(config, lambda message: console.print(f"[yellow]warning:[/] {message}"))
     token = uuid.uuid4().hex
     console.print(
         f"[bold]package-builder[/] {graph.root} · {len(selected)} package(s) · {pm.kind} · "
@@ -265,7 +268,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     watcher.start()
     started = time.monotonic()
     try:
-        result = execute_build(instance, config, translator, keys, {INVOCATION_TAG: token, **process_tags()})
+        result = execute_build(instance, config, translator, keys, {INVOCATION_TAG: token, **process_tags(), **commit_tags})
     finally:
         watcher.stop()
     from package_builder_dagster.orchestration.run_events import read_run
