@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     ip = sub.add_parser("init-prompts", help="write starter fix prompts (existing files are kept)")
     common(ip, plan=False)
 
+    wk = sub.add_parser("worker", help="a celery worker for a distributed build (README \"Scale-out\")")
+    wk.add_argument("--config", "-c", required=True, help="build-env.json with dagster.executor and dagster.storage")
+    wk.add_argument("--concurrency", type=int, default=1, help="packages at a time on this worker (default 1)")
+    wk.add_argument("--checkout", help="this worker's own clone of the repository (replaces workspaceRoot)")
+    wk.add_argument("--name", help="the worker's celery name (default pb-<pid>)")
+
     e = sub.add_parser("example", help="write an example monorepo")
     e.add_argument("path")
     e.add_argument("--toolchain", help="folder whose node_modules holds typescript, vitest and eslint")
@@ -92,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")  # Dagster's beta/preview warnings are not for our users
     try:
         commands = {"graph": cmd_graph, "build": cmd_build, "ui": cmd_ui, "example": cmd_example,
-                    "init-prompts": cmd_init_prompts, "report": cmd_report, "explain": cmd_explain, "cache": cmd_cache}
+                    "init-prompts": cmd_init_prompts, "report": cmd_report, "explain": cmd_explain, "cache": cmd_cache,
+                    "worker": cmd_worker}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"package-builder: {exc}", file=sys.stderr)
@@ -245,11 +252,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         console.print("nothing to do: the selection names no package")
         return 0
 
+    from package_builder_dagster.distributed.source_tree import run_tags  # dagster.executor: the commit workers build
+
+    commit_tags = run_tags(config, lambda message: console.print(f"[yellow]warning:[/] {message}"))
     console.print(
         f"[bold]package-builder[/] {graph.root} · {len(selected)} package(s) · {pm.kind} · "
         f"{config.maxConcurrentBuilds} at a time · Dagster home {instance.root_directory}"
     )
-    run_id, proc = execute_build_run(instance, config, translator, keys, process_tags(),
+    run_id, proc = execute_build_run(instance, config, translator, keys, {**process_tags(), **commit_tags},
                                      config.logs_dir / "run-processes" / f"{os.getpid()}.log")
     watcher = ProgressWatcher(instance, run_id, selected, console)
     watcher.start()
@@ -527,6 +537,17 @@ def cmd_init_prompts(args: argparse.Namespace) -> int:
         path = folder / name
         print(f"{'wrote' if path in written else 'kept '} {path}")
     return 0
+
+
+# ---- worker --------------------------------------------------------------------------------
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    try:
+        from package_builder_dagster.distributed.worker import run_worker
+    except ImportError as exc:
+        raise UsageError(f"`worker` needs the distributed extra ({exc.name} is missing): "
+                         "pip install 'package-builder-dagster[distributed]'") from None
+    return run_worker(args.config, args.concurrency, args.checkout, args.name)
 
 
 # ---- example -------------------------------------------------------------------------------

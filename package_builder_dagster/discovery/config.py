@@ -92,9 +92,54 @@ class AgentsConfig(_Model):
     plan: PlanAgentConfig = PlanAgentConfig()
 
 
+class ExecutorConfig(_Model):
+    """`dagster.executor`: run each package as its own step on celery workers (README "Scale-out").
+    URLs with a password belong in an environment variable: name it in `brokerEnv` / `backendEnv`."""
+
+    type: Literal["celery"] = "celery"
+    broker: str | None = None  # e.g. redis://host:6379/0
+    brokerEnv: str | None = None  # or: the variable holding the broker URL
+    backend: str | None = None  # the result backend; default: the broker
+    backendEnv: str | None = None
+    config_source: dict[str, Any] = Field(default_factory=dict)  # celery settings, over the safe defaults
+    visibilityTimeoutSeconds: int = Field(default=7200, ge=5)  # longer than the longest package (with its install)
+    workerLostTimeoutSeconds: float = Field(default=60.0, gt=0)  # no worker answers pings this long: the run fails
+
+    @model_validator(mode="after")
+    def _one_broker(self) -> "ExecutorConfig":
+        if (self.broker is None) == (self.brokerEnv is None):
+            raise ValueError("give exactly one of `broker` and `brokerEnv`")
+        for name in ("broker", "backend"):
+            url = getattr(self, name)
+            if url and "@" in url and ":" in url.split("://", 1)[-1].split("@", 1)[0]:
+                raise ValueError(f"`{name}` holds a password: put the URL in an environment variable and name it in `{name}Env`")
+        return self
+
+
+class PostgresStorageConfig(_Model):
+    urlEnv: str = Field(min_length=1)  # the variable holding postgresql://user:password@host:port/db (never the URL)
+
+
+class StorageConfig(_Model):
+    """`dagster.storage`: where runs, events and schedules are stored (default: SQLite in dagster.home)."""
+
+    postgres: PostgresStorageConfig | None = None
+
+
 class DagsterConfig(_Model):
     home: Path | None = None
     grouping: Literal["all", "per-package"] = "all"
+    executor: ExecutorConfig | None = None  # None: packages run in the run's own process(es)
+    storage: StorageConfig = StorageConfig()
+
+    @model_validator(mode="after")
+    def _steps_per_package(self) -> "DagsterConfig":
+        """A distributed executor runs steps: each package is its own (grouping per-package)."""
+        if self.executor is not None:
+            if "grouping" in self.model_fields_set and self.grouping == "all":
+                raise ValueError("`executor` runs one step per package: use grouping \"per-package\" (or leave it out)")
+            self.grouping = "per-package"
+        return self
 
 
 class LocalCacheConfig(_Model):

@@ -13,6 +13,7 @@ from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.orchestration.run_events import final_states, state_message
 from package_builder_dagster.reporting.record import RECORD_KEY, PackageRecord
 from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.distributed.provenance import worker_metadata
 from package_builder_dagster.execution.package_pipeline import PackageOutcome, PackagePipeline, now_iso
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 from package_builder_dagster.execution.suite_publishing import publish_suite_packages
@@ -201,7 +202,7 @@ def run_packages(
                 path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
                 yield dg.MaterializeResult(asset_key=key, metadata={
                     **materialize_metadata(outcome, pm.kind, pkg.version), "group": translator.get_group_name(pkg),
-                    "report": dg.MetadataValue.path(str(path)), **record})
+                    "report": dg.MetadataValue.path(str(path)), **worker_metadata(config), **record})
             else:
                 failed.append(outcome)
                 summary = f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed" else f"blocked by {outcome.blocked_by}"

@@ -16,6 +16,7 @@ import dagster as dg
 
 from package_builder_dagster.orchestration.assets import build_package_assets, build_suite_assets
 from package_builder_dagster.discovery.config import ENV_KEYS, BuildConfig, load_config
+from package_builder_dagster.distributed.choice import executor_for
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
 from package_builder_dagster.orchestration.sensors import build_change_sensors, build_report_sensors
@@ -35,6 +36,7 @@ def build_definitions(
         executor: dg.ExecutorDefinition = dg.in_process_executor
     else:
         executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds})
+    executor = executor_for(config) or executor  # dagster.executor: celery workers (distributed/choice.py)
     assets = [*build_package_assets(config, graph, translator), *build_suite_assets(config, graph, translator)]
     job = dg.define_asset_job(
         JOB_NAME,

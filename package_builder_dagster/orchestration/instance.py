@@ -13,19 +13,51 @@ from package_builder_dagster.discovery.config import BuildConfig
 
 from package_builder_dagster.errors import UsageError
 
-DAGSTER_YAML = """\
-# Written by package-builder: a local instance on SQLite (the default storage) in this folder.
+WRITTEN_BY = "# Written by package-builder"
+DAGSTER_YAML = f"""\
+{WRITTEN_BY}: a local instance on SQLite (the default storage) in this folder.
 telemetry:
   enabled: false
 """
 
 
+def dagster_yaml(config: BuildConfig) -> str:
+    """The instance's dagster.yaml: SQLite in the home folder, or dagster-postgres when the config's
+    `dagster.storage.postgres` names the variable holding the URL (the URL itself is never written:
+    Dagster reads the variable wherever the instance is loaded, workers included)."""
+    postgres = config.dagster.storage.postgres
+    if postgres is None:
+        return DAGSTER_YAML
+    text = (f"{WRITTEN_BY}: runs, events and schedules in PostgreSQL (the URL is read from ${postgres.urlEnv}).\n"
+            f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url:\n      env: {postgres.urlEnv}\n")
+    if config.dagster.executor is not None:  # steps run on other machines: no step logs under this folder
+        text += "compute_logs:\n  module: dagster._core.storage.noop_compute_log_manager\n  class: NoOpComputeLogManager\n"
+    return text
+
+
+def use_psycopg2(url_env: str) -> None:
+    """SQLAlchemy >= 2.1 reads a plain postgresql:// URL as psycopg 3, which dagster-postgres does not
+    install: point this process's (and its children's) variable at psycopg2. Never logs the value."""
+    url = os.environ.get(url_env, "")
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            os.environ[url_env] = "postgresql+psycopg2://" + url[len(plain):]
+
+
 def prepare_home(config: BuildConfig) -> Path:
-    """$DAGSTER_HOME, else the config's dagster.home, else <workspaceRoot>/production/.dagster."""
+    """$DAGSTER_HOME, else the config's dagster.home, else <workspaceRoot>/production/.dagster.
+    Its dagster.yaml is written when missing, and rewritten when package-builder wrote it and the
+    storage settings changed; a dagster.yaml of your own is left as it is."""
     home = config.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    path, wanted = home / "dagster.yaml", dagster_yaml(config)
+    if not path.exists() or (path.read_text().startswith(WRITTEN_BY) and path.read_text() != wanted):
+        path.write_text(wanted)
+    postgres = config.dagster.storage.postgres
+    if postgres is not None:
+        if not os.environ.get(postgres.urlEnv):
+            raise UsageError(f"dagster.storage.postgres.urlEnv names ${postgres.urlEnv}, which is not set")
+        use_psycopg2(postgres.urlEnv)
     os.environ["DAGSTER_HOME"] = str(home)  # child processes (run workers, the UI) share it
     return home
 
