@@ -89,3 +89,20 @@ def package_reports(root: Path) -> dict[str, dict]:
         data = json.loads(path.read_text())
         reports[data["packageName"]] = data
     return reports
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def open_dagster_page(playwright, url: str, height: int = 1200, timeout_ms: int = 90000):
+    """(browser, page): Debian's headless chromium on a Dagster UI page, the community dialog skipped."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"])
+    page = browser.new_page(viewport={"width": 1600, "height": height})
+    page.goto(url, wait_until="networkidle", timeout=timeout_ms)
+    try:
+        page.get_by_role("button", name="Skip").click(timeout=5000)
+    except Exception:
+        pass  # the community dialog does not always open
+    return browser, page

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, open_dagster_page, run_cli
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
 
 DAGSTER_BIN = Path(sys.executable).parent
@@ -70,15 +70,7 @@ def test_ui_shows_every_package_asset(tmp_path):
             except OSError:
                 time.sleep(0.5)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
-            page = browser.new_page(viewport={"width": 1600, "height": 2400})
-            page.goto(f"http://127.0.0.1:{port}/assets", wait_until="networkidle", timeout=60000)
-            try:
-                page.get_by_role("button", name="Skip").click(timeout=5000)
-            except Exception:
-                pass  # the community dialog does not always open
+            browser, page = open_dagster_page(p, f"http://127.0.0.1:{port}/assets", height=2400, timeout_ms=60000)
             for spec in example_suite():
                 page.get_by_text(f"ex / {spec.short}", exact=True).first.wait_for(timeout=30000)
             body = page.inner_text("body")

@@ -14,11 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli, workspace_instance
+from conftest import CHROMIUM, REPO, open_dagster_page, run_cli, workspace_instance
 from package_builder_dagster.examples import PackageSpec, generate
-
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -90,15 +87,7 @@ def test_ui_reexecutes_a_cli_run_from_asset_failure_and_ui_stops_on_sigterm(tmp_
     try:
         _wait_for_port(port, ui)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
-            page = browser.new_page(viewport={"width": 1600, "height": 1200})
-            page.goto(f"http://127.0.0.1:{port}/runs/{parent.run_id}", wait_until="networkidle", timeout=90000)
-            try:
-                page.get_by_role("button", name="Skip").click(timeout=5000)
-            except Exception:
-                pass  # the community dialog does not always open
+            browser, page = open_dagster_page(p, f"http://127.0.0.1:{port}/runs/{parent.run_id}")
             reexecute = page.get_by_role("button", name="Re-execute all")
             reexecute.wait_for(timeout=30000)
             # the drop-down beside "Re-execute all": the button of the same group that is not it
