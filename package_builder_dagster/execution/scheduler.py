@@ -14,8 +14,9 @@ succeed. The rules, all enforced here:
 - at most `max_concurrent` tasks run at once; ready tasks start by `priority` (highest first), then
   in the order of `order`.
 
-No Dagster in this module. The generator runs in the caller's thread, so a KeyboardInterrupt or a
-Dagster interrupt arrives between polls; closing it stops scheduling (the caller cancels commands).
+No Dagster in this module. The loop runs in a thread of its own; the generator hands its events to the
+caller's thread, where a KeyboardInterrupt or a Dagster interrupt arrives; closing it stops scheduling
+(the caller cancels commands).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import queue
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -104,7 +106,54 @@ def schedule(
 
     `deps` maps each package to its dependencies (those outside the selection count as done).
     `start(name, on_state)` makes each package's job (its tasks run later, in worker threads).
+    The scheduling itself runs in a thread of its own, so a slow consumer (each event the caller
+    writes to Dagster's event log costs a database commit) never keeps a free slot empty.
     """
+    items: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+
+    def forward() -> None:
+        loop = _schedule(order, deps, start, max_concurrent, tests_after, wait_for_success, priority, poll_seconds, stop)
+        try:
+            for item in loop:
+                items.put(item)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
+            items.put(_Raised(exc))
+        finally:
+            loop.close()
+            items.put(_END)
+
+    thread = threading.Thread(target=forward, name="scheduler", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = items.get(timeout=0.5)  # a timeout, so Ctrl-C and Dagster's interrupt get through
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+
+
+_END = object()
+
+
+@dataclass
+class _Raised:
+    exc: BaseException
+
+
+def _schedule(
+    order: list[str], deps: dict[str, list[str]], start: Callable[[str, OnState], Job], max_concurrent: int,
+    tests_after: TestsAfter, wait_for_success: bool, priority: Callable[[str, str], float] | None, poll_seconds: float,
+    stop: threading.Event,
+) -> Iterator[StateChange | Finished]:
+    """The scheduling loop (see `schedule`); it ends early when `stop` is set."""
     selected = set(order)
     events: queue.Queue[StateChange] = queue.Queue()
 
@@ -214,7 +263,7 @@ def schedule(
 
     pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="task")
     try:
-        while running or ready:
+        while (running or ready) and not stop.is_set():
             start_ready(pool)
             yield from drain()
             if not running:
@@ -244,8 +293,6 @@ def schedule(
                         pkgs[child].build_waits.discard(name)
                         push_ready(pkgs[child])
                 push_ready(p)
-            # Dependents start before the caller records these results (which can take a while), so
-            # recording never holds a free slot empty.
             start_ready(pool)
             yield from drain()
             yield from finished
@@ -253,7 +300,7 @@ def schedule(
         yield from drain()
         yield from finished
         left = [n for n, p in pkgs.items() if not p.final]
-        if left:  # cannot happen with an acyclic graph; never end silently
+        if left and not stop.is_set():  # cannot happen with an acyclic graph; never end silently
             raise RuntimeError(f"scheduler stalled with {sorted(left)} unfinished")
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
