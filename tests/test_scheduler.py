@@ -149,3 +149,10 @@ def test_priority_orders_ready_work_by_the_longest_remaining_chain():
     builds = [name for kind, name, task in rec.log if kind == "start" and task == "build"]
     assert builds.index("long") < builds.index("short1") and builds.index("short2") < builds.index("short1")
     assert builds.index("mid") < builds.index("short1")  # the chain stays ahead of the short work
+
+
+def test_waiting_for_success_and_all_builds_would_deadlock_and_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError):
+        next(schedule(ORDER, DEPS, Recorder().start, 2, tests_after="all-builds", wait_for_success=True))

@@ -182,10 +182,11 @@ class PackagePipeline:
                                      result.exit_code, start.isoformat(timespec="milliseconds")))
 
     # -- phases (execution.package_tasks runs them as tasks) ------------------------------------
-    def prepare(self, pkg: Package, out: PackageOutcome) -> bool:
-        """What comes before a build: the plan, the published dependencies, the cache; True on a cache hit."""
+    def prepare(self, pkg: Package, out: PackageOutcome, verify: bool = True) -> bool:
+        """What comes before a build: the plan, the published dependencies (unless `verify` is False:
+        then before publishing), the cache; True on a cache hit."""
         self.plan(pkg, out)
-        if self.publisher:
+        if self.publisher and verify:
             self.verify_dependencies(pkg)
         return self.restore(pkg, out)
 

@@ -27,8 +27,10 @@ from package_builder_dagster.execution.scheduler import Task, TaskResult
 class PackageTasks:
     """The tasks of one package in one run, sharing one outcome (guarded by a lock where they write together)."""
 
-    def __init__(self, pipeline: PackagePipeline, pkg: Package):
-        self.pipeline, self.pkg = pipeline, pkg
+    def __init__(self, pipeline: PackagePipeline, pkg: Package, verify_before_build: bool = True):
+        """`verify_before_build`: publishing's verifyDependencies before the build (its dependencies
+        published first); False checks them before publishing instead (testsAfter "all-builds")."""
+        self.pipeline, self.pkg, self.verify_before_build = pipeline, pkg, verify_before_build
         self.out = PackageOutcome(name=pkg.name)
         self.lock = threading.Lock()
         self.failure: PhaseFailed | None = None  # a failure left to the fix loop
@@ -55,7 +57,7 @@ class PackageTasks:
     def build(self) -> TaskResult:
         self.started, self.out.start_time = time.monotonic(), now_iso()
         out, pkg, pipeline = self.out, self.pkg, self.pipeline
-        self.restored = pipeline.prepare(pkg, out)
+        self.restored = pipeline.prepare(pkg, out, verify=self.verify_before_build)
         self.first_warning = len(out.warnings)
         if self.restored:
             return TaskResult(True, built=True, next=self._closing([]))
@@ -121,6 +123,8 @@ class PackageTasks:
         if self.first_digest and out.outputs_digest != self.first_digest:
             out.warnings.append("its fix changed its build outputs after dependents may have built against the earlier ones")
         if pipeline.publisher:
+            if not self.verify_before_build:
+                pipeline.verify_dependencies(pkg)
             pipeline.publish(pkg, out)
         out.status = "success"
         if not self.restored:

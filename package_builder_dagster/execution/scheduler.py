@@ -109,6 +109,8 @@ def schedule(
     The scheduling itself runs in a thread of its own, so a slow consumer (each event the caller
     writes to Dagster's event log costs a database commit) never keeps a free slot empty.
     """
+    if wait_for_success and tests_after == "all-builds":  # builds would wait for tests that wait for every build
+        raise ValueError('wait_for_success cannot be combined with tests_after="all-builds"')
     items: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
 

@@ -193,15 +193,20 @@ def run_packages(
     if per_package:
         priorities.basis = "dagster/priority op tags (critical path by package)"
 
+    # Publishing: a build waits until its dependencies are published; with testsAfter "all-builds"
+    # (tests wait for every build) they are verified before publishing instead.
+    wait_for_success = publisher is not None and config.scheduling.testsAfter == "own-build"
+
     def start(name: str, on_state: Any) -> PackageTasks:
-        return PackageTasks(PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache), graph[name])
+        pipeline = PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache)
+        return PackageTasks(pipeline, graph[name], verify_before_build=wait_for_success)
 
     context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {slots} task(s) at a time, "
                      f"tests after {config.scheduling.testsAfter}, priority: {priorities.basis}")
     completed = False
     try:
         for event in schedule(order, {n: graph[n].dependencies for n in order}, start, slots,
-                              tests_after=config.scheduling.testsAfter, wait_for_success=publisher is not None,
+                              tests_after=config.scheduling.testsAfter, wait_for_success=wait_for_success,
                               priority=priorities.of):
             if isinstance(event, StateChange):
                 if event.state != "queued":  # every selected package is queued at the start: not worth an event each
