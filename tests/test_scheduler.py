@@ -18,8 +18,9 @@ ORDER = ["a", "b", "g", "c", "e", "h", "d", "f"]
 class Recorder:
     """Jobs whose tasks sleep and log ("start"/"end", package, task); `fail` maps package → failing task."""
 
-    def __init__(self, fail: dict[str, str] | None = None, sleep: float = 0.05, after_build: tuple[str, ...] = ("test",)):
-        self.fail, self.sleep, self.after_build = fail or {}, sleep, after_build
+    def __init__(self, fail: dict[str, str] | None = None, sleep: float = 0.05, after_build: tuple[str, ...] = ("test",),
+                 slow: dict[tuple[str, str], float] | None = None):
+        self.fail, self.sleep, self.after_build, self.slow = fail or {}, sleep, after_build, slow or {}
         self.lock = threading.Lock()
         self.active, self.peak, self.log = 0, 0, []
 
@@ -29,7 +30,7 @@ class Recorder:
                 self.active += 1
                 self.peak = max(self.peak, self.active)
                 self.log.append(("start", name, task))
-            time.sleep(self.sleep if task != "finish" else 0)
+            time.sleep(self.slow.get((name, task), self.sleep) if task != "finish" else 0)
             with self.lock:
                 self.active -= 1
                 self.log.append(("end", name, task))
@@ -87,7 +88,7 @@ def test_a_dependents_build_does_not_wait_for_its_dependencys_tests():
 
 
 def test_a_failed_test_blocks_the_dependents_even_after_their_build_ran():
-    rec = Recorder({"c": "test"}, sleep=0.1)
+    rec = Recorder({"c": "test"}, sleep=0.05, slow={("c", "test"): 1.0})
     _, outcomes = _run(rec, 4)
     assert outcomes["c"].status == "failed"
     for blocked in ("d", "f"):
@@ -156,3 +157,28 @@ def test_waiting_for_success_and_all_builds_would_deadlock_and_are_refused():
 
     with pytest.raises(ValueError):
         next(schedule(ORDER, DEPS, Recorder().start, 2, tests_after="all-builds", wait_for_success=True))
+
+
+def test_all_builds_never_deadlocks_on_a_build_left_to_the_fix_loop():
+    """A failed build a fixer may take on: its dependents wait for its success, its fix loop must not wait for them."""
+
+    class Job:
+        def __init__(self, name):
+            self.name, self.out = name, PackageOutcome(name=name)
+
+        def first_task(self):
+            def build():
+                if self.name == "a":  # left to the fix loop: conclude and finish only
+                    return TaskResult(True, built=False, next=[Task("conclude", lambda: TaskResult(True)),
+                                                               Task("finish", lambda: TaskResult(True), ["conclude"])])
+                return TaskResult(True, built=True, next=[Task("test", lambda: TaskResult(True)),
+                                                          Task("conclude", lambda: TaskResult(True), ["test"]),
+                                                          Task("finish", lambda: TaskResult(True), ["conclude"])])
+            return Task("build", build)
+
+        def outcome(self):
+            self.out.status = "success"
+            return self.out
+
+    events = list(schedule(["a", "b"], {"b": ["a"]}, lambda n, _s: Job(n), 2, tests_after="all-builds", poll_seconds=0.01))
+    assert sorted(e.outcome.name for e in events if isinstance(e, Finished)) == ["a", "b"]

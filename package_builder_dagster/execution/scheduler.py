@@ -190,6 +190,8 @@ def _schedule(
             return not p.build_waits
         if task.name == "finish":
             return not p.finish_waits
+        if task.name == "conclude":  # after the package's own tests and checks; a fix loop after a failed build
+            return True  # must not wait for every build: its dependents' builds wait for it
         return tests_after == "own-build" or builds_left[0] == 0
 
     def push_ready(p: _Package) -> None:
