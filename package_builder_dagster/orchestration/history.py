@@ -7,6 +7,7 @@ of every command; a package with none (a fresh instance) gets the default weight
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -64,7 +65,9 @@ def op_priorities(graph: WorkspaceGraph, translator: PackageTranslator) -> dict[
     """Per-package grouping: each package's `dagster/priority` op tag (higher runs first), from the
     instance at $DAGSTER_HOME when there is one. Whole seconds of the longest chain after it."""
     order = list(graph.packages)
-    if not os.environ.get("DAGSTER_HOME"):
+    # A step's own process (multiprocess executor) loads the definitions too, but only the process
+    # that plans the run reads the tags: skip the instance there (it costs every step time).
+    if not os.environ.get("DAGSTER_HOME") or multiprocessing.parent_process() is not None:
         return {n: int(round(p)) for n, p in run_priorities(None, graph, translator, order).packages.items()}
     try:
         with dg.DagsterInstance.get() as instance:
