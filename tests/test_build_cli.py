@@ -22,7 +22,7 @@ def _events(root: Path) -> list[tuple[int, str, str, str]]:
 def test_clean_build_in_dependency_order(tmp_path, cli):
     specs = example_suite()
     for s in specs:
-        s.sleep_ms = 300
+        s.sleep_ms = 1500 if not s.deps else 300  # the two leaves build at once, even on a loaded machine
     root = generate(tmp_path / "ws", specs, kind="trivial")
     res = cli("build", "--workspace", str(root), "--concurrency", "2")
     assert res.code == 0, res.output
