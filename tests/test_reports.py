@@ -75,10 +75,13 @@ def test_reports_of_a_red_run_hold_the_seeds_fields_and_add_up(red_workspace, cl
             dep = reports[wait["packageName"]]
             assert wait["waitTime"] == max(0, ms(summary["startTime"], dep["endTime"]))
         if report["status"] != "blocked":
-            ready_by_deps = max([reports[d]["endTime"] for d in report["dependencies"]] or [summary["startTime"]])
+            # a build is ready once its dependencies' builds ended (the last building phase of each)
+            built = {d: max((ph["end"] for ph in reports[d]["phases"] if ph["phase"] == "building"), default=reports[d]["endTime"])
+                     for d in report["dependencies"]}
+            ready_by_deps = max(list(built.values()) or [summary["startTime"]])
             ready = datetime.fromisoformat(report["runStart"]).timestamp() - report["slotWaitTime"] / 1000
             assert ready >= datetime.fromisoformat(ready_by_deps).timestamp() - 0.5
-    assert reports["@ex/top-e"]["slotWaitTime"] > 0  # one slot: it waited for it
+    assert any(r["slotWaitTime"] > 0 for r in reports.values())  # one slot: a package ready with another waited for it
     assert summary["criticalPath"] and summary["criticalPath"][-1] == max(
         (r for r in reports.values() if r["status"] != "blocked"), key=lambda r: r["endTime"])["packageName"]
     assert 0 < summary["slotUtilization"] <= 1

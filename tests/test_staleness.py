@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from conftest import REPO, git_commit_all, workspace_instance
+from conftest import GIT_IDENTITY, REPO, git_commit_all, workspace_instance
 from package_builder_dagster.examples import PackageSpec, generate
 
 SPECS = [
@@ -112,6 +112,11 @@ def test_plan_sensor_requests_exactly_the_changed_package(tmp_path, monkeypatch)
 def test_killed_build_is_finished_by_stale_without_rebuilding_what_succeeded(tmp_path, cli):
     specs = [PackageSpec(f"p{i}", "core", sleep_ms=1500) for i in range(6)]
     root = committed_workspace(tmp_path, specs)
+    for manifest_path in root.glob("packages/core/*/package.json"):  # tests take time too: packages finish one by one
+        manifest = json.loads(manifest_path.read_text())
+        manifest["scripts"]["test"] = manifest["scripts"]["test"].replace("test ok 0", "test ok 1500")
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+    subprocess.run(["git", "commit", "-qam", "slow tests"], cwd=root, check=True, env={**os.environ, **GIT_IDENTITY})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
     proc = subprocess.Popen([sys.executable, "-m", "package_builder_dagster.cli", "build", "--workspace", str(root), "--concurrency", "2"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -125,13 +130,18 @@ def test_killed_build_is_finished_by_stale_without_rebuilding_what_succeeded(tmp
     # A second build while the first runs is refused.
     second = cli("build", "--workspace", str(root))
     assert second.code == 2 and "another `package-builder build` is running" in second.stderr
-    time.sleep(0.5)
+    [killed] = instance.get_runs()
+
+    def materialized_now() -> set[str]:
+        return {r.event_log_entry.asset_materialization.asset_key.to_user_string()
+                for r in instance.get_records_for_run(killed.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records}
+
+    while time.monotonic() < deadline and len(materialized_now()) < 2:  # builds run first, then tests: wait for two packages
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its run process at once, as a crash or the OOM killer would
     proc.wait()
-    [killed] = instance.get_runs()
-    assert killed.status == dg.DagsterRunStatus.STARTED  # nothing else marks it failed
-    materialized = {r.event_log_entry.asset_materialization.asset_key.to_user_string()
-                    for r in instance.get_records_for_run(killed.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records}
+    assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.STARTED  # nothing else marks it failed
+    materialized = materialized_now()
     assert 2 <= len(materialized) < 6
     time.sleep(2)  # let the killed build's orphaned commands finish
 

@@ -142,6 +142,13 @@ class DagsterConfig(_Model):
         return self
 
 
+class SchedulingConfig(_Model):
+    """When a package's tests and checks may start: after its own build (default), or after every
+    selected package's build ("build everything, then test"; needs dagster.grouping "all")."""
+
+    testsAfter: Literal["own-build", "all-builds"] = "own-build"
+
+
 class LocalCacheConfig(_Model):
     """The local artifact store: on by default, under the user's cache directory."""
 
@@ -193,7 +200,15 @@ class BuildConfig(_Model):
     undeclaredDependencies: Literal["warn", "error", "order"] = "warn"
     outputs: list[str] | None = None  # output globs for every package (packageBuilder.outputs wins); None: detect
     cache: CacheConfig = CacheConfig()
+    scheduling: SchedulingConfig = SchedulingConfig()
     configFile: Path | None = None  # the file this config was read from (set by load_config)
+
+    @model_validator(mode="after")
+    def _tests_after_needs_one_step(self) -> "BuildConfig":
+        if self.scheduling.testsAfter == "all-builds" and self.dagster.grouping == "per-package":
+            raise ValueError('scheduling.testsAfter "all-builds" needs dagster.grouping "all": in per-package grouping a '
+                             "package's step starts only after its dependencies' steps, so no test can wait for every build")
+        return self
 
     # ---- resolved locations -------------------------------------------------------------
     @property

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from package_builder_dagster.execution.output_parsers import Failure, failure_types, format_failures
 from package_builder_dagster.discovery.config import BuildConfig
@@ -229,13 +229,19 @@ class Agents:
             raise AgentError(f"plan agent exited (code {result.exit_code}) without writing {self._rel(pkg.plan_path)}")
 
     # -- fixes ------------------------------------------------------------------------------
-    def next_attempt(self, pkg: Package, count: int, failures: list[Failure], tried_builtin: bool) -> FixAttempt | None:
-        """Run the next attempt for these failures (a built-in fixer first, then the agent); None when none applies."""
+    def next_attempt(self, pkg: Package, count: int, failures: list[Failure], tried_builtin: bool,
+                     on_start: Callable[[], None] | None = None) -> FixAttempt | None:
+        """Run the next attempt for these failures (a built-in fixer first, then the agent); None when none applies.
+        `on_start` is called just before a fixer or the agent runs (never when none applies)."""
         if not tried_builtin and "eslint" in self.fix.builtinFixers and plain_eslint(pkg.scripts.get("lint", "")) \
                 and any(f.type == "lint" for f in failures):
+            if on_start:
+                on_start()
             return self._attempt(pkg, count, failures, "builtin:eslint-fix", self.pm.run_script("lint", ["--fix"]))
         if not self.fix.command:
             return None
+        if on_start:
+            on_start()
         prompt = select_prompt(self.config.prompts_dir, failure_types(failures))
         prompt_file = self.logs_dir / safe_name(pkg.name) / f"fix-{count}-prompt.md"
         prompt_file.parent.mkdir(parents=True, exist_ok=True)

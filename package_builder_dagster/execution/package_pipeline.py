@@ -1,6 +1,5 @@
-"""One package's way through build → test → quality checks, as plain Python (no Dagster here).
-
-Later phases (fix loop, publishing) hang off `PackagePipeline.run`.
+"""One package's phases as plain Python (no Dagster here): plan, restore, build, test, each quality
+check, the fix loop, publishing. `execution.package_tasks` runs them as tasks of the run's graph.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -64,6 +63,7 @@ class StepRun:
     duration_ms: int = 0
     log: str | None = None
     exit_code: int | None = None
+    start: str | None = None  # when the command started (ISO), for the timeline
 
 
 @dataclass
@@ -99,6 +99,7 @@ class PackageOutcome:
     outputs: list[str] = field(default_factory=list)  # its build outputs, relative to the package folder
     outputs_digest: str | None = None  # digest of their paths and contents
     cache: CacheInfo | None = None  # what the artifact cache did for it
+    priority_basis: str | None = None  # how the run ordered ready work (stated in the run summary)
 
     @property
     def ok(self) -> bool:
@@ -165,36 +166,18 @@ class PackagePipeline:
         if result is None:
             out.steps.append(StepRun(phase, script, "not-run"))
         else:
-            out.steps.append(StepRun(phase, script, "passed" if result.ok else "failed", result.duration_ms, str(result.log_path), result.exit_code))
+            start = datetime.now(timezone.utc) - timedelta(milliseconds=result.duration_ms)
+            out.steps.append(StepRun(phase, script, "passed" if result.ok else "failed", result.duration_ms, str(result.log_path),
+                                     result.exit_code, start.isoformat(timespec="milliseconds")))
 
-    # -- phases -------------------------------------------------------------------------------
-    def run(self, pkg: Package) -> PackageOutcome:
-        out = PackageOutcome(name=pkg.name, start_time=now_iso())
-        started = time.monotonic()
-        try:
-            self.plan(pkg, out)
-            if self.publisher:
-                self.verify_dependencies(pkg)
-            restored = self.restore(pkg, out)
-            first_warning = len(out.warnings)
-            if not restored:
-                failure = self.evaluate(pkg, out)
-                while failure is not None:
-                    failure = self.fix(pkg, out, failure)
-            evaluated_warnings = out.warnings[first_warning:]  # what a cache hit replays (not plan or publish notes)
-            if self.publisher:
-                self.publish(pkg, out)
-            out.status = "success"
-            if not restored:
-                self.save(pkg, out, evaluated_warnings, int((time.monotonic() - started) * 1000))
-        except PhaseFailed as failure:
-            out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
-            out.failures = failure.failures
-        except Exception as exc:  # a bug or an OS error must fail this package only
-            out.status, out.phase, out.error = "failed", out.phase or "internal", f"{type(exc).__name__}: {exc}"
-        out.end_time = now_iso()
-        out.duration_ms = int((time.monotonic() - started) * 1000)
-        return out
+    # -- phases (execution.package_tasks runs them as tasks) ------------------------------------
+    def prepare(self, pkg: Package, out: PackageOutcome, verify: bool = True) -> bool:
+        """What comes before a build: the plan, the published dependencies (unless `verify` is False:
+        then before publishing), the cache; True on a cache hit."""
+        self.plan(pkg, out)
+        if self.publisher and verify:
+            self.verify_dependencies(pkg)
+        return self.restore(pkg, out)
 
     def restore(self, pkg: Package, out: PackageOutcome) -> bool:
         """Restore the package from the artifact cache when its key is there; True on a hit."""
@@ -265,8 +248,9 @@ class PackagePipeline:
         attempt = None
         if failure.fixable and self.agents and not exhausted:
             tried_builtin = any(a.agentPromptUsed.startswith("builtin:") for a in attempts)
-            self.on_state(pkg.name, "fixing", {"attempt": len(attempts) + 1, "types": failure_types(failure.failures)})
-            attempt = self.agents.next_attempt(pkg, len(attempts) + 1, failure.failures, tried_builtin)
+            detail = {"attempt": len(attempts) + 1, "types": failure_types(failure.failures)}
+            attempt = self.agents.next_attempt(pkg, len(attempts) + 1, failure.failures, tried_builtin,
+                                               on_start=lambda: self.on_state(pkg.name, "fixing", detail))
         if attempt is None:
             if attempts:
                 failure.error = f"Quality checks failed after {len(attempts)} fix attempts: {failure.error}"
@@ -408,21 +392,28 @@ class PackagePipeline:
         return None
 
     def quality(self, pkg: Package, out: PackageOutcome, build_output: str, test_output: str, tests_ok: bool | None) -> None:
+        """Every quality check, one after another, then their verdict."""
         self.on_state(pkg.name, "checking", {})
+        checks = [self.run_check(pkg, out, gate, test_output, tests_ok) for gate in pkg.quality_checks or default_checks()]
+        self.judge_checks(out, checks)
+
+    def run_check(self, pkg: Package, out: PackageOutcome, gate: QualityCheck, test_output: str, tests_ok: bool | None) -> CheckOutcome:
+        """One quality check (its time is added to the package's quality time)."""
         started = time.monotonic()
-        checks = []
-        for gate in pkg.quality_checks or default_checks():
-            if gate.builtin == "lint":
-                check = self.check_lint(pkg, out)
-            elif gate.builtin == "typescript":
-                check = self.check_typescript(pkg, out)
-            elif gate.builtin == "coverage":
-                check = self.check_coverage(pkg, out, test_output, tests_ok)
-            else:
-                check = self.check_command(pkg, out, gate)
-            check.name = gate.name
-            checks.append(check)
-        out.timings["quality"] = int((time.monotonic() - started) * 1000)
+        if gate.builtin == "lint":
+            check = self.check_lint(pkg, out)
+        elif gate.builtin == "typescript":
+            check = self.check_typescript(pkg, out)
+        elif gate.builtin == "coverage":
+            check = self.check_coverage(pkg, out, test_output, tests_ok)
+        else:
+            check = self.check_command(pkg, out, gate)
+        check.name = gate.name
+        out.timings["quality"] += int((time.monotonic() - started) * 1000)
+        return check
+
+    def judge_checks(self, out: PackageOutcome, checks: list[CheckOutcome]) -> None:
+        """Record the checks; raise when one failed and testing.failOnError is on, else warn."""
         failed = [c for c in checks if c.ran and not c.passed]
         for check in checks:
             out.checks[check.name] = check

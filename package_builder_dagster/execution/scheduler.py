@@ -1,18 +1,39 @@
-"""Dynamic parallelism: start each package as soon as its dependencies succeeded, N at a time.
+"""Task scheduling: every package's build, tests and checks are tasks of one graph, N at a time.
 
-A failed package blocks its dependents (they are never started and are reported as blocked);
-packages that do not depend on it keep building. No Dagster in this module.
+A package's first task is its build. The build returns the tasks that wait for it (tests and
+checks), and those return nothing more, except a package's `finish` task (fix loop, publishing,
+saving to the cache), which waits for all of the package's own tasks and for its dependencies to
+succeed. The rules, all enforced here:
+
+- a build waits for the builds of its dependencies in the selection (with `wait_for_success`, for
+  their success instead: publishing needs its runtime dependencies on the registry first);
+- with `tests_after="all-builds"`, no task but a build starts until every selected package's build
+  has ended (or can no longer run);
+- a package that fails any task fails; every package downstream of it is blocked, even one whose
+  build already ran, and starts nothing more;
+- at most `max_concurrent` tasks run at once; ready tasks start by `priority` (highest first), then
+  in the order of `order`.
+
+No Dagster in this module. The loop runs in a thread of its own; the generator hands its events to the
+caller's thread, where a KeyboardInterrupt or a Dagster interrupt arrives; closing it stops scheduling
+(the caller cancels commands).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import queue
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal, Protocol
 
 from package_builder_dagster.execution.package_pipeline import PackageOutcome, now_iso
+
+OnState = Callable[[str, str, dict[str, Any]], None]
+TestsAfter = Literal["own-build", "all-builds"]
 
 
 @dataclass
@@ -29,40 +50,131 @@ class Finished:
 
 
 @dataclass
-class Timing:
-    """When a package became ready (all deps done) and when it got a slot, in monotonic seconds."""
+class Task:
+    """One unit of work of a package: `run()` runs in a worker thread and must not raise."""
 
-    ready: float | None = None
-    started: float | None = None
+    name: str  # "build", "test", "check:<name>", "finish"
+    run: Callable[[], "TaskResult"]
+    after: list[str] = field(default_factory=list)  # this package's tasks it waits for
+
+
+@dataclass
+class TaskResult:
+    ok: bool  # False: the package failed (its job's outcome says why)
+    built: bool = False  # a build task: its outputs are there, dependents may build
+    next: list[Task] = field(default_factory=list)  # tasks this one makes known
+
+
+class Job(Protocol):
+    """One package's work in a run (see execution.package_tasks.PackageTasks)."""
+
+    def first_task(self) -> Task: ...
+
+    def outcome(self) -> PackageOutcome: ...
+
+
+@dataclass
+class _Package:
+    name: str
+    position: int
+    build_waits: set[str]  # dependencies whose build (or success) it still waits for
+    finish_waits: set[str]  # dependencies it waits for to succeed
+    job: Job
+    tasks: dict[str, Task] = field(default_factory=dict)  # every task known so far
+    waiting: dict[str, Task] = field(default_factory=dict)  # known tasks, not started
+    done: set[str] = field(default_factory=set)  # tasks that ended
+    running: int = 0
+    final: str | None = None  # "done", "failed", "blocked"
+    blocked_by: str | None = None
+    build_ended: bool = False
+    ready_at: float | None = None  # when its build became ready (monotonic)
+    started: bool = False
 
 
 def schedule(
     order: list[str],
     deps: dict[str, list[str]],
-    build: Callable[[str, Callable[[str, str, dict[str, Any]], None]], PackageOutcome],
+    start: Callable[[str, OnState], Job],
     max_concurrent: int,
+    *,
+    tests_after: TestsAfter = "own-build",
+    wait_for_success: bool = False,
+    priority: Callable[[str, str], float] | None = None,
     poll_seconds: float = 0.2,
 ) -> Iterator[StateChange | Finished]:
-    """Build the packages in `order` (dependency order) and yield state changes and outcomes.
+    """Run the packages in `order` (dependency order); yield state changes and each package's outcome.
 
-    `deps` maps each package to its dependencies inside the selection (others count as done).
-    `build(name, on_state)` runs one package in a worker thread. The generator runs in the
-    caller's thread, so a KeyboardInterrupt or a Dagster interrupt arrives between polls; closing
-    the generator stops scheduling (the caller cancels running commands).
+    `deps` maps each package to its dependencies (those outside the selection count as done).
+    `start(name, on_state)` makes each package's job (its tasks run later, in worker threads).
+    The scheduling itself runs in a thread of its own, so a slow consumer (each event the caller
+    writes to Dagster's event log costs a database commit) never keeps a free slot empty.
     """
+    if wait_for_success and tests_after == "all-builds":  # builds would wait for tests that wait for every build
+        raise ValueError('wait_for_success cannot be combined with tests_after="all-builds"')
+    items: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+
+    def forward() -> None:
+        loop = _schedule(order, deps, start, max_concurrent, tests_after, wait_for_success, priority, poll_seconds, stop)
+        try:
+            for item in loop:
+                items.put(item)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
+            items.put(_Raised(exc))
+        finally:
+            loop.close()
+            items.put(_END)
+
+    thread = threading.Thread(target=forward, name="scheduler", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = items.get(timeout=0.5)  # a timeout, so Ctrl-C and Dagster's interrupt get through
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+
+
+_END = object()
+
+
+@dataclass
+class _Raised:
+    exc: BaseException
+
+
+def _schedule(
+    order: list[str], deps: dict[str, list[str]], start: Callable[[str, OnState], Job], max_concurrent: int,
+    tests_after: TestsAfter, wait_for_success: bool, priority: Callable[[str, str], float] | None, poll_seconds: float,
+    stop: threading.Event,
+) -> Iterator[StateChange | Finished]:
+    """The scheduling loop (see `schedule`); it ends early when `stop` is set."""
     selected = set(order)
-    waiting = {n: {d for d in deps.get(n, []) if d in selected} for n in order}
-    dependents: dict[str, list[str]] = {n: [] for n in order}
-    for n, ds in waiting.items():
-        for d in ds:
-            dependents[d].append(n)
-    position = {n: i for i, n in enumerate(order)}
     events: queue.Queue[StateChange] = queue.Queue()
-    running: dict[Future[PackageOutcome], str] = {}
-    timing = {n: Timing() for n in order}
 
     def on_state(name: str, state: str, detail: dict[str, Any]) -> None:
         events.put(StateChange(name, state, now_iso(), detail))
+
+    pkgs: dict[str, _Package] = {}
+    dependents: dict[str, list[str]] = {n: [] for n in order}
+    for i, n in enumerate(order):
+        ds = {d for d in deps.get(n, []) if d in selected and d != n}
+        pkgs[n] = _Package(n, i, set(ds), set(ds), start(n, on_state))
+        for d in ds:
+            dependents[d].append(n)
+    ready: list[tuple[float, int, int, str, str]] = []  # heap of (-priority, position, seq, package, task)
+    seq = itertools.count()
+    running: dict[Future[TaskResult], tuple[str, str]] = {}
+    builds_left = [len(order)]  # builds not ended, of packages that can still build
+    finished: list[Finished] = []
+    rank = priority or (lambda package, task: 0.0)
 
     def drain() -> Iterator[StateChange]:
         while True:
@@ -71,65 +183,141 @@ def schedule(
             except queue.Empty:
                 return
 
+    def can_start(p: _Package, task: Task) -> bool:
+        if p.final or not set(task.after) <= p.done:
+            return False
+        if task.name == "build":
+            return not p.build_waits
+        if task.name == "finish":
+            return not p.finish_waits
+        if task.name == "conclude":  # after the package's own tests and checks; a fix loop after a failed build
+            return True  # must not wait for every build: its dependents' builds wait for it
+        return tests_after == "own-build" or builds_left[0] == 0
+
+    def push_ready(p: _Package) -> None:
+        for name, task in list(p.waiting.items()):
+            if can_start(p, task):
+                del p.waiting[name]
+                if name == "build":
+                    p.ready_at = time.monotonic()
+                top = float("inf") if name == "finish" else rank(p.name, name)  # a finish is cheap and unblocks others
+                heapq.heappush(ready, (-top, p.position, next(seq), p.name, name))
+
+    def build_ended(p: _Package) -> None:
+        if not p.build_ended:
+            p.build_ended = True
+            builds_left[0] -= 1
+            if builds_left[0] == 0 and tests_after == "all-builds":
+                for other in pkgs.values():
+                    push_ready(other)
+
+    def settle(p: _Package) -> None:
+        """Report a failed or blocked package once none of its tasks runs any more."""
+        if p.final in ("failed", "blocked") and p.running == 0 and p.name not in reported:
+            reported.add(p.name)
+            finished.append(Finished(_final_outcome(p)))
+
+    reported: set[str] = set()
+
+    def fail(p: _Package) -> None:
+        p.final = "failed"
+        p.waiting.clear()
+        build_ended(p)
+        settle(p)
+        stack = list(dependents[p.name])
+        while stack:
+            child = pkgs[stack.pop(0)]
+            if child.final:
+                continue
+            child.final, child.blocked_by = "blocked", p.name
+            child.waiting.clear()
+            build_ended(child)
+            settle(child)
+            stack.extend(dependents[child.name])
+
+    def succeed(p: _Package) -> None:
+        p.final = "done"
+        finished.append(Finished(p.job.outcome()))
+        for child in dependents[p.name]:
+            c = pkgs[child]
+            c.finish_waits.discard(p.name)
+            c.build_waits.discard(p.name)  # also where its build waited for this success, or for a fixed build
+            push_ready(c)
+
+    def start_ready(pool: ThreadPoolExecutor) -> None:
+        while ready and len(running) < max_concurrent:
+            _, _, _, name, task_name = heapq.heappop(ready)
+            p = pkgs[name]
+            if p.final:
+                continue
+            task = p.tasks[task_name]
+            if not p.started:
+                p.started = True
+                wait_ms = int((time.monotonic() - (p.ready_at or time.monotonic())) * 1000)
+                on_state(name, "started", {"slot_wait_ms": wait_ms})
+            p.running += 1
+            running[pool.submit(task.run)] = (name, task.name)
+
     for n in order:
         yield StateChange(n, "queued", now_iso())
-        if not waiting[n]:
-            timing[n].ready = time.monotonic()
+        p = pkgs[n]
+        first = p.job.first_task()
+        p.tasks[first.name] = p.waiting[first.name] = first
+        push_ready(p)
 
-    pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="package")
-
-    def start_ready() -> None:
-        ready = sorted((n for n, ds in waiting.items() if not ds), key=position.__getitem__)
-        for name in ready[: max(0, max_concurrent - len(running))]:
-            del waiting[name]
-            timing[name].started = time.monotonic()
-            slot_wait = int((timing[name].started - (timing[name].ready or timing[name].started)) * 1000)
-            on_state(name, "started", {"slot_wait_ms": slot_wait})
-            running[pool.submit(build, name, on_state)] = name
-
+    pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="task")
     try:
-        while waiting or running:
-            start_ready()
+        while (running or ready) and not stop.is_set():
+            start_ready(pool)
             yield from drain()
             if not running:
-                if waiting:  # cannot happen with an acyclic graph; never spin forever
-                    raise RuntimeError(f"scheduler stalled with {sorted(waiting)} waiting")
                 break
             done, _ = wait(running, timeout=poll_seconds, return_when=FIRST_COMPLETED)
-            finished: list[Finished] = []
-            for future in sorted(done, key=lambda f: position[running[f]]):
-                name = running.pop(future)
-                outcome = future.result()
-                finished.append(Finished(outcome))
-                if outcome.ok:
+            for future in sorted(done, key=lambda f: (pkgs[running[f][0]].position, running[f][1])):
+                name, task_name = running.pop(future)
+                p = pkgs[name]
+                p.running -= 1
+                result = future.result()
+                p.done.add(task_name)
+                if task_name == "build":
+                    build_ended(p)
+                if p.final:  # failed or blocked while this task ran
+                    settle(p)
+                    continue
+                if not result.ok:
+                    fail(p)
+                    continue
+                for task in result.next:
+                    p.tasks[task.name] = p.waiting[task.name] = task
+                if task_name == "finish":
+                    succeed(p)
+                    continue
+                if result.built and not wait_for_success:
                     for child in dependents[name]:
-                        if child in waiting:
-                            waiting[child].discard(name)
-                            if not waiting[child]:
-                                timing[child].ready = time.monotonic()
-                else:
-                    finished.extend(_block(name, dependents, waiting))
-            # Dependents start before the caller records these results (which can take a while), so
-            # recording never holds a free slot empty.
-            start_ready()
+                        pkgs[child].build_waits.discard(name)
+                        push_ready(pkgs[child])
+                push_ready(p)
+            start_ready(pool)
             yield from drain()
             yield from finished
+            finished.clear()
         yield from drain()
+        yield from finished
+        left = [n for n, p in pkgs.items() if not p.final]
+        if left and not stop.is_set():  # cannot happen with an acyclic graph; never end silently
+            raise RuntimeError(f"scheduler stalled with {sorted(left)} unfinished")
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _block(failed: str, dependents: dict[str, list[str]], waiting: dict[str, set[str]]) -> Iterator[Finished]:
-    """Every package downstream of `failed` that has not started is blocked by it."""
-    stack = list(dependents[failed])
-    while stack:
-        child = stack.pop(0)
-        if child not in waiting:
-            continue
-        del waiting[child]
-        outcome = PackageOutcome(
-            name=child, status="blocked", phase="blocked", blocked_by=failed,
-            error=f"blocked: dependency {failed} did not build", start_time=now_iso(), end_time=now_iso(),
-        )
-        yield Finished(outcome)
-        stack.extend(dependents[child])
+def _final_outcome(p: _Package) -> PackageOutcome:
+    """A failed package's outcome from its job; a blocked one's (with what its own tasks did, if any)."""
+    if p.final == "failed":
+        return p.job.outcome()
+    out = p.job.outcome()
+    out.start_time = out.start_time or now_iso()
+    out.status, out.phase, out.blocked_by = "blocked", "blocked", p.blocked_by
+    out.error = f"blocked: dependency {p.blocked_by} did not build"
+    out.end_time = now_iso()
+    out.publish = None
+    return out

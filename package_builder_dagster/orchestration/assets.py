@@ -20,8 +20,10 @@ from package_builder_dagster.execution.suite_publishing import publish_suite_pac
 from package_builder_dagster.reporting.reports import lint_score, package_report_path
 from package_builder_dagster.orchestration.run_reports import report_run
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
+from package_builder_dagster.execution.package_tasks import PackageTasks
 from package_builder_dagster.execution.scheduler import StateChange, schedule
 from package_builder_dagster.execution.tool_output import first_error_line
+from package_builder_dagster.orchestration.history import op_priorities, run_priorities
 from package_builder_dagster.errors import ToolMissing
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
@@ -123,15 +125,18 @@ def build_package_assets(
         return [_package_multi_asset(config, graph, translator, "packages", list(graph.packages))]
     names: dict[str, int] = {}
     assets = []
+    priorities = op_priorities(graph, translator)  # Dagster starts ready steps with a higher priority first
     for pkg in graph:
         op = _op_name(f"package_{pkg.name}")
         names[op] = names.get(op, 0) + 1
-        assets.append(_package_multi_asset(config, graph, translator, op if names[op] == 1 else f"{op}_{names[op]}", [pkg.name]))
+        assets.append(_package_multi_asset(config, graph, translator, op if names[op] == 1 else f"{op}_{names[op]}", [pkg.name],
+                                           {"dagster/priority": str(priorities.get(pkg.name, 0))}))
     return assets
 
 
 def _package_multi_asset(
-    config: BuildConfig, graph: WorkspaceGraph, translator: PackageTranslator, name: str, members: list[str]
+    config: BuildConfig, graph: WorkspaceGraph, translator: PackageTranslator, name: str, members: list[str],
+    op_tags: dict[str, str] | None = None,
 ) -> dg.AssetsDefinition:
     packages = [graph[n] for n in members]
     key_to_name = {translator.get_asset_key(p): p.name for p in packages}
@@ -141,6 +146,7 @@ def _package_multi_asset(
         specs=[translator.get_asset_spec(p, graph) for p in packages],
         check_specs=[c for p in packages for c in translator.get_check_specs(p)],
         can_subset=True,
+        op_tags=op_tags,
         description="Builds, tests and quality-checks the selected workspace packages in dependency order.",
     )
     def _packages(context: dg.AssetExecutionContext, package_builder: PackageBuilderResource) -> Iterator[Any]:
@@ -181,14 +187,28 @@ def run_packages(
                 publisher.remember(name, graph[name].version)
     check_keys = context.selected_asset_check_keys
     failed: list[PackageOutcome] = []
+    per_package = config.dagster.grouping == "per-package"
+    # Per-package grouping: Dagster runs the steps side by side; inside one, its tasks run in order.
+    slots = 1 if per_package else config.maxConcurrentBuilds
+    priorities = run_priorities(None if per_package else context.instance, graph, translator, order, context.log.warning)
+    if per_package:
+        priorities.basis = "dagster/priority op tags (critical path by package)"
 
-    def build(name: str, on_state: Any) -> PackageOutcome:
-        return PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache).run(graph[name])
+    # Publishing: a build waits until its dependencies are published; with testsAfter "all-builds"
+    # (tests wait for every build) they are verified before publishing instead.
+    wait_for_success = publisher is not None and config.scheduling.testsAfter == "own-build"
 
-    context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {config.maxConcurrentBuilds} at a time")
+    def start(name: str, on_state: Any) -> PackageTasks:
+        pipeline = PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache)
+        return PackageTasks(pipeline, graph[name], verify_before_build=wait_for_success)
+
+    context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {slots} task(s) at a time, "
+                     f"tests after {config.scheduling.testsAfter}, priority: {priorities.basis}")
     completed = False
     try:
-        for event in schedule(order, {n: graph[n].dependencies for n in order}, build, config.maxConcurrentBuilds):
+        for event in schedule(order, {n: graph[n].dependencies for n in order}, start, slots,
+                              tests_after=config.scheduling.testsAfter, wait_for_success=wait_for_success,
+                              priority=priorities.of):
             if isinstance(event, StateChange):
                 if event.state != "queued":  # every selected package is queued at the start: not worth an event each
                     context.log.info(state_message(event.package, event.state, event.time, event.detail))
@@ -197,6 +217,7 @@ def run_packages(
             pkg = graph[outcome.name]
             key = translator.get_asset_key(pkg)
             # The package's typed record is what the reports, the CLI and suite publishing read back.
+            outcome.priority_basis = priorities.basis
             record = {RECORD_KEY: dg.MetadataValue.json(PackageRecord.from_outcome(outcome, outcome.end_time or now_iso()).to_json())}
             if outcome.ok:
                 path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)

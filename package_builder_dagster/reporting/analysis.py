@@ -29,7 +29,8 @@ def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:
     utilization = [s["slotUtilization"] for s in runs if s.get("slotUtilization") is not None]
     return {
         "runs": [{k: s.get(k) for k in ("runId", "runStatus", "startTime", "totalPackages", "successful", "failed", "blocked",
-                                         "totalDuration", "slotUtilization", "criticalPath")} for s in runs],
+                                         "totalDuration", "slotUtilization", "criticalPath",
+                                         "priority", "overheadPerPackage")} for s in runs],
         "slowestPackages": [{"packageName": r["packageName"], "duration": r["duration"], "status": r["status"]} for r in slowest[:top]],
         "criticalPaths": {s["runId"]: s.get("criticalPath") or [] for s in runs},
         "failureTypes": types.most_common(),

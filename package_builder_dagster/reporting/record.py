@@ -68,6 +68,7 @@ class PackageRecord(BaseModel):
     outputs_count: int = 0
     outputs_digest: str | None = None
     cache: CacheInfo | None = None
+    priority_basis: str | None = None  # how the run ordered ready work, e.g. "critical-path with default weights"
     step: str | None = None  # the Dagster step that ran it (set when read back)
 
     @property
@@ -91,7 +92,7 @@ class PackageRecord(BaseModel):
             fix_attempts=list(outcome.fix_attempts), fix_commit=outcome.fix_commit, plan_path=outcome.plan_path,
             plan_exists=outcome.plan_exists, plan_hash=outcome.plan_hash,
             publish=_without_detail(outcome.publish), outputs_count=len(outcome.outputs),
-            outputs_digest=outcome.outputs_digest, cache=outcome.cache,
+            outputs_digest=outcome.outputs_digest, cache=outcome.cache, priority_basis=outcome.priority_basis,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ latest run's copies; each run also keeps its own under `<date>/runs/<run-id>/`. 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -177,18 +177,68 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
                     report["buildMetrics"]["publishTime"] = (payload.get("publish") or {}).get("duration_ms", 0)
     assign_slots(reports)
     summary = suite_summary(build_id, log, reports, run_start, run_end, slots)
+    summary.update(scheduling_figures(reports, terminal, graph, summary["totalDuration"], slots))
+    summary["priority"] = next((r.priority_basis for r in terminal.values() if r.priority_basis), None)
+    if summary["commandTime"] and summary["totalDuration"]:  # busy = commands running, not packages waiting
+        summary["slotUtilization"] = round(summary["commandTime"] / (slots * summary["totalDuration"]), 4) if slots else None
     return reports, summary
 
 
+STEP_STATES = {"build": "building", "test": "testing", "quality": "checking"}
+
+
 def _phases(events: list[dict[str, Any]], record: PackageRecord) -> list[dict[str, Any]]:
-    """[{phase, start, end}] from the state changes of one package (for the timeline)."""
+    """[{phase, start, end}] of one package (for the timeline): each command from its step (tasks of
+    one package can overlap), the other states from one state change to the next."""
+    timed = [s for s in record.steps if s.start and s.status in ("passed", "failed")]
     marks = [(p["state"], p["time"]) for p in events if p["state"] not in ("queued", "started", "suite-publish")]
     phases = []
     for (state, start), nxt in zip(marks, marks[1:] + [(None, record.end_time or record.time)]):
-        if state in ("done", "failed", "blocked") or not nxt[1]:
+        if state in ("done", "failed", "blocked") or not nxt[1] or (timed and state in STEP_STATES.values()):
             continue
         phases.append({"phase": state, "start": start, "end": nxt[1]})
-    return phases
+    for step in timed:
+        end = datetime.fromisoformat(step.start) + timedelta(milliseconds=step.duration_ms)  # type: ignore[arg-type]
+        phases.append({"phase": STEP_STATES.get(step.phase, step.phase), "start": step.start,
+                       "end": end.isoformat(timespec="milliseconds"), "script": step.script})
+    return sorted(phases, key=lambda ph: ph["start"])
+
+
+def scheduling_figures(reports: list[dict[str, Any]], records: dict[str, PackageRecord], graph: Any, wall_ms: int,
+                       slots: int) -> dict[str, Any]:
+    """Commands' time, the lower bound of the wall time at `slots` (the longest build chain plus the
+    package's longest test or check, or all command time spread over the slots, whichever is more)
+    and the overhead per package: (wall − lower bound) / packages that ran commands."""
+    build: dict[str, float] = {}
+    after: dict[str, float] = {}
+    total = 0.0
+    for name, record in records.items():
+        b = t = 0.0
+        checks: list[float] = []
+        for step in record.steps:
+            if step.status not in ("passed", "failed"):
+                continue
+            total += step.duration_ms
+            if step.phase == "build":
+                b += step.duration_ms
+            elif step.phase == "test":
+                t += step.duration_ms
+            else:
+                checks.append(step.duration_ms)
+        if b or t or checks:
+            build[name], after[name] = b, max([t, *checks])
+    chain: dict[str, float] = {}
+    for name in graph.packages:  # dependency order
+        if name in build:
+            chain[name] = build[name] + max((chain.get(d, 0.0) for d in graph[name].dependencies), default=0.0)
+    longest = max((chain[n] + after[n] for n in chain), default=0.0)
+    bound = max(longest, total / slots if slots else total)
+    ran = len(build)
+    return {
+        "commandTime": int(total),
+        "lowerBound": int(bound),
+        "overheadPerPackage": round((wall_ms - bound) / ran / 1000, 3) if ran and wall_ms else None,
+    }
 
 
 def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], started: str | None, ended: str | None, slots: int) -> dict[str, Any]:

@@ -85,6 +85,9 @@ def render_timeline(summary: dict[str, Any]) -> str:
         ("slot wait", f"{summary.get('totalSlotWaitTime', 0) / 1000:.1f} s"),
         ("slot utilization", f"{summary['slotUtilization']:.0%}" if summary.get("slotUtilization") is not None else "n/a"),
         ("critical path", " → ".join(summary.get("criticalPath") or []) or "n/a"),
+        ("priority", summary.get("priority") or "n/a"),
+        ("commands' time", f"{summary.get('commandTime', 0) / 1000:.1f} s (lower bound of the wall time {summary.get('lowerBound', 0) / 1000:.1f} s)"),
+        ("overhead per package", f"{summary['overheadPerPackage']:.3f} s" if summary.get("overheadPerPackage") is not None else "n/a"),
     ]
     cache = summary.get("cache") or {}
     if cache.get("hits") or cache.get("misses"):

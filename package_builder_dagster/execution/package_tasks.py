@@ -1,0 +1,166 @@
+"""One package's work as tasks for the scheduler: build → (tests, each check) → conclude → finish.
+
+- `build`: the plan, verifyDependencies, a cache restore (a hit leaves nothing to run), the build.
+- `test` and `check:<name>`: wait for the build only (coverage also for the tests, whose output it
+  reads); they run side by side with each other and with other packages' work.
+- `conclude`: after all of them, the checks' verdict, and the fix loop (build, then tests, then
+  checks again after each edit) when something failed that a fixer may fix.
+- `finish`: waits for the package's dependencies to succeed; publishes and saves to the cache.
+
+A build or test failure no fixer can take on fails the package at once. No Dagster here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from package_builder_dagster.discovery.config import QualityCheck, default_checks
+from package_builder_dagster.discovery.graph import Package
+from package_builder_dagster.execution.package_pipeline import (
+    CheckOutcome, PackageOutcome, PackagePipeline, PhaseFailed, now_iso,
+)
+from package_builder_dagster.execution.scheduler import Task, TaskResult
+
+
+class PackageTasks:
+    """The tasks of one package in one run, sharing one outcome (guarded by a lock where they write together)."""
+
+    def __init__(self, pipeline: PackagePipeline, pkg: Package, verify_before_build: bool = True):
+        """`verify_before_build`: publishing's verifyDependencies before the build (its dependencies
+        published first); False checks them before publishing instead (testsAfter "all-builds")."""
+        self.pipeline, self.pkg, self.verify_before_build = pipeline, pkg, verify_before_build
+        self.out = PackageOutcome(name=pkg.name)
+        self.lock = threading.Lock()
+        self.failure: PhaseFailed | None = None  # a failure left to the fix loop
+        self.restored = False
+        self.first_warning = 0
+        self.started: float | None = None
+        self.build_output = self.test_output = ""
+        self.tests_ok: bool | None = None
+        self.checks: dict[str, CheckOutcome] = {}
+        self.first_digest: str | None = None
+        self.checking = False  # a check has started
+
+    # -- what the scheduler calls ------------------------------------------------------------------
+    def first_task(self) -> Task:
+        return Task("build", self._guard(self.build))
+
+    def outcome(self) -> PackageOutcome:
+        if self.out.end_time is None:
+            self.out.end_time = now_iso()
+            self.out.duration_ms = int((time.monotonic() - (self.started or time.monotonic())) * 1000)
+        return self.out
+
+    # -- the tasks ------------------------------------------------------------------------------------
+    def build(self) -> TaskResult:
+        self.started, self.out.start_time = time.monotonic(), now_iso()
+        out, pkg, pipeline = self.out, self.pkg, self.pipeline
+        self.restored = pipeline.prepare(pkg, out, verify=self.verify_before_build)
+        self.first_warning = len(out.warnings)
+        if self.restored:
+            return TaskResult(True, built=True, next=self._closing([]))
+        try:
+            self.build_output = pipeline.build(pkg, out)
+        except PhaseFailed as failure:
+            if not self._may_fix(failure):
+                raise
+            self.failure = failure
+            return TaskResult(True, built=False, next=self._closing([]))
+        self.first_digest = out.outputs_digest
+        gates = pkg.quality_checks or default_checks()
+        after = [Task("test", self._guard(self.test))]
+        for gate in gates:
+            waits = ["test"] if gate.builtin == "coverage" else []
+            after.append(Task(f"check:{gate.name}", self._guard(self._check_task(gate)), waits))
+        return TaskResult(True, built=True, next=after + self._closing([t.name for t in after]))
+
+    def test(self) -> TaskResult:
+        try:
+            self.tests_ok, self.test_output = self.pipeline.test(self.pkg, self.out)
+            self.out.tests_passed = self.tests_ok
+        except PhaseFailed as failure:
+            self.tests_ok = self.out.tests_passed = False
+            if not self._may_fix(failure):
+                raise
+            with self.lock:
+                self.failure = self.failure or failure
+        return TaskResult(True)
+
+    def _check_task(self, gate: QualityCheck) -> Callable[[], TaskResult]:
+        def run() -> TaskResult:
+            with self.lock:
+                first, self.checking = not self.checking, True
+            if first:  # one state change for the package's checks (each event costs a write to the event log)
+                self.pipeline.on_state(self.pkg.name, "checking", {})
+            check = self.pipeline.run_check(self.pkg, self.out, gate, self.test_output, self.tests_ok)
+            with self.lock:
+                self.checks[gate.name] = check
+            return TaskResult(True)  # the verdict (naming every failed check) comes when all have ended
+        return run
+
+    def conclude(self) -> TaskResult:
+        """The checks' verdict; the fix loop for what failed (it raises when the loop ends unfixed)."""
+        failure = self.failure
+        if failure is None:
+            try:
+                self._judge()
+            except PhaseFailed as found:
+                failure = found
+        while failure is not None:
+            failure = self.pipeline.fix(self.pkg, self.out, failure)
+        return TaskResult(True)
+
+    def finish(self) -> TaskResult:
+        """After the dependencies succeeded: publish, then save to the cache (never on a hit)."""
+        out, pkg, pipeline = self.out, self.pkg, self.pipeline
+        evaluated_warnings = out.warnings[self.first_warning:]
+        if self.first_digest and out.outputs_digest != self.first_digest:
+            out.warnings.append("its fix changed its build outputs after dependents may have built against the earlier ones")
+        if pipeline.publisher:
+            if not self.verify_before_build:
+                pipeline.verify_dependencies(pkg)
+            pipeline.publish(pkg, out)
+        out.status = "success"
+        if not self.restored:
+            pipeline.save(pkg, out, evaluated_warnings, int((time.monotonic() - (self.started or time.monotonic())) * 1000))
+        self.outcome()
+        return TaskResult(True)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _closing(self, after: list[str]) -> list[Task]:
+        return [Task("conclude", self._guard(self.conclude), after), Task("finish", self._guard(self.finish), ["conclude"])]
+
+    def _judge(self) -> None:
+        with self.lock:
+            gates = [g.name for g in self.pkg.quality_checks or default_checks()]
+            checks = [self.checks[n] for n in gates if n in self.checks]
+        self.pipeline.judge_checks(self.out, checks)
+
+    def _may_fix(self, failure: PhaseFailed) -> bool:
+        """Whether the fix loop may take this failure on: a fixer could apply and attempts are left."""
+        agents, fix = self.pipeline.agents, self.pipeline.config.agents.fix
+        if not failure.fixable or agents is None or len(self.out.fix_attempts) >= fix.maxAttempts:
+            return False
+        builtin_lint = "eslint" in fix.builtinFixers and any(f.type == "lint" for f in failure.failures)
+        return bool(fix.command) or builtin_lint
+
+    def _guard(self, task: Callable[[], TaskResult]) -> Callable[[], TaskResult]:
+        """The task, with any failure recorded on the package's outcome (a task never raises)."""
+        def run() -> TaskResult:
+            try:
+                return task()
+            except PhaseFailed as failure:
+                with self.lock:
+                    if self.out.status != "failed":
+                        out = self.out
+                        out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
+                        out.failures = failure.failures
+            except Exception as exc:  # a bug or an OS error must fail this package only
+                with self.lock:
+                    self.out.status, self.out.phase = "failed", self.out.phase or "internal"
+                    self.out.error = f"{type(exc).__name__}: {exc}"
+            self.outcome()
+            return TaskResult(False)
+        return run
