@@ -316,6 +316,10 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
             publish[status] = publish.get(status, 0) + 1
     if publish:
         console.print("publish: " + " · ".join(f"{count} {status}" for status, count in sorted(publish.items())))
+    if summary.get("priority") or summary.get("overheadPerPackage") is not None:
+        overhead = summary.get("overheadPerPackage")
+        console.print(f"scheduling: priority {summary.get('priority') or 'file order'}"
+                      + (f" · overhead {overhead:.2f} s per package" if overhead is not None else ""))
     cache = summary.get("cache") or {}
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
