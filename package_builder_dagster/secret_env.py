@@ -38,3 +38,19 @@ def signature_key(config: BuildConfig) -> str | None:
     """The artifact signing key, from the variable `cache.remote.signatureKeyEnv` names (None: unsigned)."""
     name = config.cache.remote.signatureKeyEnv
     return (os.environ.get(name) or None) if name else None
+
+
+RUN_ARGS_ENV = ("DAGSTER_EXECUTE_RUN_ARGS", "DAGSTER_COMPRESSED_EXECUTE_RUN_ARGS")  # hold the instance reference
+
+
+def hidden_from_commands(config: BuildConfig) -> tuple[str, ...]:
+    """The variables no package script, check or fix agent gets: the npm token, and every variable
+    the config names for a secret (the cache's token and signing key, the PostgreSQL URL, broker and
+    backend URLs), plus the run's own arguments."""
+    names = [NPM_TOKEN_ENV, "NODE_AUTH_TOKEN", config.cache.remote.tokenEnv, config.cache.remote.signatureKeyEnv, *RUN_ARGS_ENV]
+    if config.dagster.storage.postgres is not None:
+        names.append(config.dagster.storage.postgres.urlEnv)
+    if config.dagster.executor is not None:
+        names += [config.dagster.executor.brokerEnv, config.dagster.executor.backendEnv]
+    return tuple(dict.fromkeys(n for n in names if n))
+

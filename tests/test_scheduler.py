@@ -182,3 +182,9 @@ def test_all_builds_never_deadlocks_on_a_build_left_to_the_fix_loop():
 
     events = list(schedule(["a", "b"], {"b": ["a"]}, lambda n, _s: Job(n), 2, tests_after="all-builds", poll_seconds=0.01))
     assert sorted(e.outcome.name for e in events if isinstance(e, Finished)) == ["a", "b"]
+
+    # c -> a -> b: a's finish waits for c's success, c's tests for "every build", b's build for a's
+    # success. The tests are let go once no build can run or start, instead of stalling.
+    order, deps = ["c", "a", "b"], {"a": ["c"], "b": ["a"]}
+    events = list(schedule(order, deps, lambda n, _s: Job(n), 2, tests_after="all-builds", poll_seconds=0.01))
+    assert sorted(e.outcome.name for e in events if isinstance(e, Finished)) == ["a", "b", "c"]

@@ -143,3 +143,22 @@ def test_yarn_classic_needs_yarn_1(tmp_path, toolchain, monkeypatch):
     monkeypatch.setenv("PATH", f"{only}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(ToolMissing, match=r"needs yarn 1.x, but `yarn` on PATH is 4\."):
         detect_package_manager(tmp_path)
+
+
+def test_commands_never_get_the_secrets_the_config_names(tmp_path, monkeypatch):
+    from package_builder_dagster.discovery.config import BuildConfig
+    from package_builder_dagster.secret_env import hidden_from_commands
+
+    config = BuildConfig.model_validate({
+        "workspaceRoot": str(tmp_path), "cache": {"remote": {"tokenEnv": "TEAM_CACHE_TOKEN", "signatureKeyEnv": "TEAM_SIGNING_KEY"}},
+        "dagster": {"storage": {"postgres": {"urlEnv": "TEAM_PG_URL"}}, "executor": {"brokerEnv": "TEAM_BROKER"}},
+    })
+    secrets = {"NPM_TOKEN": "n", "TEAM_CACHE_TOKEN": "c", "TEAM_SIGNING_KEY": "k", "TEAM_PG_URL": "postgresql://u:p@h/db",
+               "TEAM_BROKER": "redis://:p@h", "DAGSTER_EXECUTE_RUN_ARGS": "{}"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ORDINARY", "kept")
+    runner = CommandRunner(timeout_seconds=30, hidden_env=hidden_from_commands(config))
+    result = runner.run(["node", "-e", "console.log(Object.keys(process.env).sort().join(' '))"], tmp_path, tmp_path / "env.log")
+    seen = set(result.tail.split())
+    assert "ORDINARY" in seen and not seen & set(secrets), seen & set(secrets)

@@ -63,12 +63,13 @@ class CommandRunner:
     timeout_seconds: float
     base_env: dict[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()  # strings masked as *** in every log this runner writes
+    hidden_env: tuple[str, ...] = ("NPM_TOKEN", "NODE_AUTH_TOKEN")  # variables commands never get (secret_env)
     _running: set[subprocess.Popen[bytes]] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _cancelled: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("NPM_TOKEN", "NODE_AUTH_TOKEN")}
+        env = {k: v for k, v in os.environ.items() if k not in self.hidden_env}
         env.update({"CI": "true", "FORCE_COLOR": "0", "NO_COLOR": "1", "npm_config_update_notifier": "false"})
         env.update(self.base_env)
         env.update(extra or {})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,6 +34,8 @@ from package_builder_dagster.execution.tool_output import (
 )
 
 # States a package passes through; the CLI and the reports read them from the event log.
+_TIMINGS = threading.Lock()  # guards PackageOutcome.timings, which parallel checks add to
+
 PackageState = Literal["queued", "planning", "verifying", "restoring", "building", "testing", "checking", "fixing",
                        "publishing", "done", "failed", "blocked"]
 """A package's state changes in a run, in the order they can happen; the last three are final."""
@@ -409,7 +412,8 @@ class PackagePipeline:
         else:
             check = self.check_command(pkg, out, gate)
         check.name = gate.name
-        out.timings["quality"] += int((time.monotonic() - started) * 1000)
+        with _TIMINGS:  # checks of one package run in parallel
+            out.timings["quality"] += int((time.monotonic() - started) * 1000)
         return check
 
     def judge_checks(self, out: PackageOutcome, checks: list[CheckOutcome]) -> None:

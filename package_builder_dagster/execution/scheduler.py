@@ -173,6 +173,7 @@ def _schedule(
     seq = itertools.count()
     running: dict[Future[TaskResult], tuple[str, str]] = {}
     builds_left = [len(order)]  # builds not ended, of packages that can still build
+    tests_released = [False]  # all-builds: no build runs or can start, though some have not ended
     finished: list[Finished] = []
     rank = priority or (lambda package, task: 0.0)
 
@@ -192,7 +193,7 @@ def _schedule(
             return not p.finish_waits
         if task.name == "conclude":  # after the package's own tests and checks; a fix loop after a failed build
             return True  # must not wait for every build: its dependents' builds wait for it
-        return tests_after == "own-build" or builds_left[0] == 0
+        return tests_after == "own-build" or builds_left[0] == 0 or tests_released[0]
 
     def push_ready(p: _Package) -> None:
         for name, task in list(p.waiting.items()):
@@ -200,7 +201,8 @@ def _schedule(
                 del p.waiting[name]
                 if name == "build":
                     p.ready_at = time.monotonic()
-                top = float("inf") if name == "finish" else rank(p.name, name)  # a finish is cheap and unblocks others
+                # conclude and finish are cheap and unblock others (a finish waits for its conclude)
+                top = float("inf") if name in ("conclude", "finish") else rank(p.name, name)
                 heapq.heappush(ready, (-top, p.position, next(seq), p.name, name))
 
     def build_ended(p: _Package) -> None:
@@ -243,6 +245,18 @@ def _schedule(
             c.finish_waits.discard(p.name)
             c.build_waits.discard(p.name)  # also where its build waited for this success, or for a fixed build
             push_ready(c)
+
+    def release_tests_if_builds_are_stuck() -> None:
+        """all-builds: builds left to a fix loop wait for packages whose tests wait for every build;
+        once no build runs or is ready, the tests go (instead of a stall)."""
+        if tests_after != "all-builds" or tests_released[0] or builds_left[0] == 0:
+            return
+        in_flight = any(t == "build" for _, t in running.values()) or any(
+            entry[4] == "build" and not pkgs[entry[3]].final for entry in ready)
+        if not in_flight:
+            tests_released[0] = True
+            for other in pkgs.values():
+                push_ready(other)
 
     def start_ready(pool: ThreadPoolExecutor) -> None:
         while ready and len(running) < max_concurrent:
@@ -297,6 +311,7 @@ def _schedule(
                         pkgs[child].build_waits.discard(name)
                         push_ready(pkgs[child])
                 push_ready(p)
+            release_tests_if_builds_are_stuck()
             start_ready(pool)
             yield from drain()
             yield from finished

@@ -56,9 +56,10 @@ def create_build_run(instance: dg.DagsterInstance, recon_job: Any, keys: set[dg.
 
 
 def _die_with_parent() -> None:
-    """In the child: SIGTERM when the launching process dies, so a killed CLI leaves no run behind."""
+    """In the child: SIGINT when the launching process dies (the signal `dagster api execute_run`
+    turns into an interrupt that stops every command), so a killed CLI leaves nothing running."""
     try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.execution.commands import CommandRunner
+from package_builder_dagster.secret_env import hidden_from_commands
 from package_builder_dagster.discovery.package_managers import PackageManager, detect_package_manager
 
 
@@ -39,4 +40,4 @@ class PackageBuilderResource(dg.ConfigurableResource):
 
     def runner(self) -> CommandRunner:
         """A fresh runner: one per step, so cancelling one run never touches another."""
-        return CommandRunner(timeout_seconds=self.command_timeout_seconds)
+        return CommandRunner(timeout_seconds=self.command_timeout_seconds, hidden_env=hidden_from_commands(self.build_config()))
