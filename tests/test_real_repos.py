@@ -75,7 +75,7 @@ def test_flags_the_runner_rejects_are_dropped_for_a_second_run(tmp_path, cli):
     report = package_reports(root)["@ex/p"]
     assert report["status"] == "success"
     assert any("coverage flags" in w and "MISSING DEPENDENCY" in w for w in report["warnings"])
-    logs = sorted(p.name for p in (root / "production" / "logs").glob("*/@ex__p/test-*.log"))
+    logs = sorted(p.name for p in (root / "production" / "logs").glob("*/@ex/p/test-*.log"))
     assert logs == ["test-test-without-coverage.log", "test-test.log"]
 
 

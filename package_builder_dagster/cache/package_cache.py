@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from package_builder_dagster.discovery.config import BuildConfig
-from package_builder_dagster.discovery.graph import Package, safe_name
+from package_builder_dagster.discovery.graph import Package
+from package_builder_dagster.discovery.package_names import package_path
+from package_builder_dagster.paths import inside
 from package_builder_dagster.secret_env import remote_cache_token, signature_key
 from package_builder_dagster.cache.artifact import CorruptArtifact, pack, restore
 from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
@@ -100,9 +102,9 @@ class PackageCache:
             return None
         record = artifact.manifest.get("record") or {}
         restored = Restored(record, artifact.files, artifact.digest)
-        folder = self.logs_dir / safe_name(pkg.name)
+        folder = package_path(self.logs_dir, pkg.name)
         for name, text in (artifact.manifest.get("logs") or {}).items():
-            path = folder / Path(name).name
+            path = inside(folder, Path(name).name)  # a name from the artifact: never outside the folder
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"# replayed from the cache (key {info.key}, {source})\n{text}")
             restored.logs[name] = path

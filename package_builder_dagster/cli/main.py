@@ -24,6 +24,13 @@ from package_builder_dagster.errors import UsageError
 
 
 
+class _Verbatim(argparse.Action):
+    """Keeps the value as typed: argparse drops a value of `--` (`--since=--`), which is not a git ref."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
+        setattr(namespace, self.dest, values if isinstance(values, str) else "--")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="package-builder", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -45,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--concurrency", type=int, help="packages built at once (maxConcurrentBuilds)")
     b.add_argument("--stale", action="store_true", help="only packages missing, stale or failed last time, and their dependents")
     b.add_argument("--failed", action="store_true", help="only the packages that failed or were blocked in the latest run")
-    b.add_argument("--since", metavar="REF", help="only packages with files changed since git REF, and their dependents")
+    b.add_argument("--since", metavar="REF", action=_Verbatim, help="only packages with files changed since git REF, and their dependents")
     b.add_argument("--publish", action="store_true", help="publish each package that passed (publishing.enabled)")
     b.add_argument("--publish-dry-run", action="store_true", help="run the publish commands with --dry-run (implies --publish)")
     b.add_argument("--registry", help="npm registry URL (npmRegistry; env PACKAGE_BUILDER_REGISTRY)")
@@ -102,8 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "worker": cmd_worker}
         return commands[args.command](args)
     except UsageError as exc:
-        print(f"package-builder: {exc}", file=sys.stderr)
+        print(f"package-builder: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # always one line
         return 2
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A user's value as an error message quotes it: escaped, and cut when very long."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value)} characters)"
 
 
 def _config(args: argparse.Namespace) -> BuildConfig:
@@ -224,7 +236,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             try:
                 changed = changed_packages(graph, args.since)
             except ValueError as exc:
-                raise UsageError(f"--since {args.since}: {exc}") from None
+                raise UsageError(f"--since {_shown(args.since)}: {exc}") from None
             wanted.update(with_downstream(graph, {n: f"changed since {args.since}" for n in changed}))
         wanted = {n: why for n, why in wanted.items() if n in candidates}
         if not wanted:

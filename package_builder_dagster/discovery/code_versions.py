@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 
 from package_builder_dagster.discovery.config import BuildConfig
@@ -175,6 +176,17 @@ def assign_code_versions(graph: WorkspaceGraph, config: BuildConfig) -> None:
         pkg.code_version = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def resolve_commit(git: Callable[..., str], ref: str) -> str:
+    """The commit id `ref` names; ValueError "not a git ref" for anything else, an option-like value
+    included (git never reads `ref` as an option)."""
+    if not ref or ref.startswith("-") or any(ord(c) < 32 for c in ref):
+        raise ValueError("not a git ref")
+    try:
+        return git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
+    except ValueError:
+        raise ValueError("not a git ref (no commit by that name)") from None
+
+
 def changed_packages(graph: WorkspaceGraph, ref: str) -> set[str]:
     """Packages with files changed since git ref `ref` (committed, staged, unstaged or untracked)."""
     def git(*args: str) -> str:
@@ -184,7 +196,8 @@ def changed_packages(graph: WorkspaceGraph, ref: str) -> set[str]:
         return proc.stdout
 
     top = Path(git("rev-parse", "--show-toplevel").strip())
-    names = git("diff", "--name-only", ref).splitlines() + git("ls-files", "--others", "--exclude-standard", "--full-name").splitlines()
+    commit = resolve_commit(git, ref)
+    names = git("diff", "--name-only", "--end-of-options", commit, "--").splitlines() + git("ls-files", "--others", "--exclude-standard", "--full-name").splitlines()
     paths = [top / n for n in names if n]
     changed = set()
     for pkg in graph:

@@ -13,10 +13,10 @@ from typing import Any, Callable, Iterable
 
 
 from package_builder_dagster.discovery.config import read_json_object
-
-
+from package_builder_dagster.discovery.package_names import InvalidPackageName, check_package_name
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.files import read_yaml
+from package_builder_dagster.paths import inside
 
 CATEGORY_LAYERS: dict[str, int] = {"validator": 0, "core": 1, "utility": 2, "service": 3, "ui": 4, "suite": 5}
 # Folder and heading spellings that name a category.
@@ -30,11 +30,6 @@ CATEGORY_ALIASES: dict[str, str] = {
 }
 DEPENDENCY_FIELDS = ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies")
 RUNTIME_FIELDS = ("dependencies", "peerDependencies", "optionalDependencies")  # what a consumer installs
-
-
-def safe_name(package_name: str) -> str:
-    """A file-system name for a package: `@scope/name` → `@scope__name`."""
-    return package_name.replace("/", "__")
 
 
 @dataclass
@@ -289,11 +284,18 @@ def discover(
         manifest = read_json_object(folder / "package.json")
         rel = folder.relative_to(root).as_posix()
         name = manifest.get("name")
-        if not isinstance(name, str) or not name:
+        if name is None:
             warnings.append(f"{rel}/package.json has no name; skipped")
             continue
+        try:
+            warnings.extend(f"{rel}/package.json: {w}" for w in check_package_name(name))
+        except InvalidPackageName as exc:
+            raise InvalidPackageName(f"{rel}/package.json: {exc}") from None
         if name in found:
             raise UsageError(f"two packages are named {name}: {found[name].path} and {rel}")
+        twin = next((other for other in found if other.lower() == name.lower()), None)
+        if twin:  # one file on a case-insensitive disk
+            raise UsageError(f"two package names differ only in case: {twin} ({found[twin].path}) and {name} ({rel})")
         settings = manifest.get("packageBuilder") or {}
         if not isinstance(settings, dict):
             raise UsageError(f"{rel}/package.json: `packageBuilder` must be an object")
@@ -428,18 +430,14 @@ def _plan_differences(plan: MasterPlan, found: dict[str, Package]) -> list[str]:
 def assign_plan_paths(graph: WorkspaceGraph, plans_dir: Path) -> None:
     """`<plansDir>/<category>/<short-name>.md` (no category: `<plansDir>/<short-name>.md`); where two
     packages would share that path (one short name, two scopes), each gets `.../@scope/<short-name>.md`."""
-    def base(pkg: Package) -> Path:
-        return plans_dir / pkg.category if pkg.category else plans_dir
+    def path(pkg: Package, *scope: str) -> Path:
+        return inside(plans_dir, *([pkg.category] if pkg.category else []), *scope, f"{pkg.short_name}.md")
 
     taken: dict[Path, int] = {}
     for pkg in graph:
-        path = base(pkg) / f"{pkg.short_name}.md"
-        taken[path] = taken.get(path, 0) + 1
+        taken[path(pkg)] = taken.get(path(pkg), 0) + 1
     for pkg in graph:
-        path = base(pkg) / f"{pkg.short_name}.md"
-        if taken[path] > 1 and pkg.scope:
-            path = base(pkg) / f"@{pkg.scope}" / f"{pkg.short_name}.md"
-        pkg.plan_path = path
+        pkg.plan_path = path(pkg, f"@{pkg.scope}") if taken[path(pkg)] > 1 and pkg.scope else path(pkg)
 
 
 def select_suite(graph: WorkspaceGraph, suite: str) -> WorkspaceGraph:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +68,8 @@ class WorkingCopy:
 
     def checkout(self, commit: str) -> bool:
         """Bring the tree to `commit` (fetching from the clone's remotes when it is not there); True if it moved."""
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):  # from the run's tags: never an option or a ref
+            raise WorkingCopyError(f"the run's commit {commit!r} is not a full commit id")
         if self.head() == commit:
             return False
         if subprocess.run(["git", "-C", str(self.root), "cat-file", "-e", f"{commit}^{{commit}}"],

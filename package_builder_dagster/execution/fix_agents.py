@@ -20,7 +20,8 @@ from typing import Callable, Iterator
 
 from package_builder_dagster.execution.output_parsers import Failure, failure_types, format_failures
 from package_builder_dagster.discovery.config import BuildConfig
-from package_builder_dagster.discovery.graph import Package, WorkspaceGraph, safe_name
+from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
+from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.execution.commands import CommandRunner
 from package_builder_dagster.discovery.package_managers import PackageManager
 from package_builder_dagster.errors import AgentError
@@ -219,7 +220,7 @@ class Agents:
         }
         pkg.plan_path.parent.mkdir(parents=True, exist_ok=True)
         with self._exclusive():
-            log = self.logs_dir / safe_name(pkg.name) / "plan-agent.log"
+            log = package_path(self.logs_dir, pkg.name) / "plan-agent.log"
             result = self.runner.run(fill(plan_cfg.command, values), pkg.dir, log, timeout=plan_cfg.timeoutSeconds)
         if result.timed_out:
             raise AgentError(f"plan agent timed out after {plan_cfg.timeoutSeconds} s without writing {self._rel(pkg.plan_path)}")
@@ -243,7 +244,7 @@ class Agents:
         if on_start:
             on_start()
         prompt = select_prompt(self.config.prompts_dir, failure_types(failures))
-        prompt_file = self.logs_dir / safe_name(pkg.name) / f"fix-{count}-prompt.md"
+        prompt_file = package_path(self.logs_dir, pkg.name) / f"fix-{count}-prompt.md"
         prompt_file.parent.mkdir(parents=True, exist_ok=True)
         prompt_file.write_text(self.prompt_text(pkg, prompt, failures))
         values = {
@@ -267,7 +268,7 @@ class Agents:
         started = time.monotonic()
         with self._exclusive():
             snapshot = Snapshot.take(self.graph.root, self.skip)
-            log = self.logs_dir / safe_name(pkg.name) / f"fix-{count}.log"
+            log = package_path(self.logs_dir, pkg.name) / f"fix-{count}.log"
             result = self.runner.run(argv, pkg.dir, log, timeout=self.fix.timeoutSeconds)
             changed = snapshot.changed()
             inside = [p for p in changed if any(p.resolve().is_relative_to(a) for a in allowed)]

@@ -24,7 +24,8 @@ from package_builder_dagster.cache.digest import outputs_digest
 from package_builder_dagster.discovery.cache_keys import rekey
 from package_builder_dagster.cache.outputs import detect_outputs, glob_outputs, snapshot
 from package_builder_dagster.cache.package_cache import CacheInfo, PackageCache
-from package_builder_dagster.discovery.graph import Package, safe_name
+from package_builder_dagster.discovery.graph import Package
+from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 from package_builder_dagster.discovery.package_managers import PackageManager, find_bin
 from package_builder_dagster.execution.commands import CommandResult, CommandRunner
@@ -151,7 +152,7 @@ class PackagePipeline:
     # -- helpers ----------------------------------------------------------------------------
     def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None,
              timeout: float | None = None) -> CommandResult:
-        log = self.logs_dir / safe_name(pkg.name) / f"{phase}-{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.log"
+        log = package_path(self.logs_dir, pkg.name) / f"{phase}-{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.log"
         result = self.runner.run(argv, pkg.dir, log, env=env, timeout=timeout)
         if result.cancelled:
             raise PhaseFailed(phase, "cancelled: the run was terminated")
@@ -301,7 +302,7 @@ class PackagePipeline:
             out.warnings.append(f"not published: {reason}")
             return
         self.on_state(pkg.name, "publishing", {})
-        result = self.publisher.publish(pkg, self.logs_dir / safe_name(pkg.name))
+        result = self.publisher.publish(pkg, package_path(self.logs_dir, pkg.name))
         out.publish = result
         out.timings["publish"] = result.duration_ms
         if result.failed:

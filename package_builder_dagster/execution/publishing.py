@@ -333,10 +333,10 @@ class Publisher:
         """The package manager's own publish command for `pkg`, as an argument list."""
         flags = ["--access", self.settings.access, *_dist_tag(pkg.version), *(["--dry-run"] if self.settings.dryRun else [])]
         if self.pm.kind == "pnpm":
-            return [*self.pm.argv, "publish", "--registry", self.url, "--no-git-checks", "--json", *flags]
+            return [*self.pm.argv, "publish", f"--registry={self.url}", "--no-git-checks", "--json", *flags]
         if self.pm.kind == "yarn-berry":
             return [*self.pm.argv, "npm", "publish", *flags]
-        return [_which("npm", "publishing uses npm publish"), "publish", "--registry", self.url, "--json", *flags]
+        return [_which("npm", "publishing uses npm publish"), "publish", f"--registry={self.url}", "--json", *flags]
 
     @contextmanager
     def _credentials(self) -> Iterator[dict[str, str]]:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from package_builder_dagster.discovery.config import BuildConfig
-from package_builder_dagster.discovery.graph import WorkspaceGraph, safe_name
+from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.execution.package_pipeline import untested_reason
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 
@@ -36,7 +37,7 @@ def publish_suite_packages(
             results[pkg.name] = held(reason or f"not on the registry: {', '.join(f'{n}@{graph[n].version}' for n in missing)}")
         else:
             on_state(pkg.name, "publishing", {})
-            results[pkg.name] = publisher.publish(pkg, log_dir / safe_name(pkg.name))
+            results[pkg.name] = publisher.publish(pkg, package_path(log_dir, pkg.name))
         result = results[pkg.name]
         log(f"suite package {pkg.name}: {result.status}: {result.message}")
         on_state(pkg.name, "suite-publish", {"publish": {k: v for k, v in asdict(result).items() if k != "detail"}})

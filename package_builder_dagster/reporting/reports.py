@@ -13,7 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.files import write_json_atomic, write_text_atomic
+from package_builder_dagster.paths import UnsafePath, inside
 from package_builder_dagster.reporting.record import PackageRecord, blocked_record
 
 
@@ -100,14 +102,27 @@ def report_date(iso_time: str | None = None) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
-def report_file(package_name: str) -> Path:
-    """`@scope/name` → `@scope/name.json` (a folder per scope, so names never collide)."""
-    return Path(*package_name.split("/")).with_suffix(".json") if "/" in package_name else Path(package_name + ".json")
+SUMMARY_FILE = "suite-summary.json"
+TIMELINE_FILE = "timeline.html"
+
+
+def report_path(folder: Path, package_name: str) -> Path:
+    """`folder/@scope/name.json` (a folder per scope, so names never collide), checked to stay in `folder`
+    and never to be the summary's own file."""
+    path = package_path(folder, package_name, ".json")
+    if path == folder / SUMMARY_FILE:
+        raise UnsafePath(f"package {package_name!r} would overwrite the run's {SUMMARY_FILE} in {folder}")
+    return path
+
+
+def run_folder(reports_dir: Path, start_time: str | None, run_id: str) -> Path:
+    """`<reports>/<date>/runs/<run id>`, the run id checked to be one folder name."""
+    return inside(reports_dir, report_date(start_time), "runs", run_id)
 
 
 def package_report_path(reports_dir: Path, start_time: str | None, run_id: str, package_name: str) -> Path:
     """Where a run's own copy of a package report goes."""
-    return reports_dir / report_date(start_time) / "runs" / run_id / report_file(package_name)
+    return report_path(run_folder(reports_dir, start_time, run_id), package_name)
 
 
 def critical_path(reports: list[dict[str, Any]]) -> list[str]:
@@ -276,20 +291,17 @@ def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], starte
 
 def write_run_reports(reports_dir: Path, reports: list[dict[str, Any]], summary: dict[str, Any], html: str | None = None) -> Path:
     """Write one run's reports in its own folder, and as the latest copies unless a later run wrote those."""
-    date = report_date(summary.get("startTime") or summary["timestamp"])
-    run_dir = reports_dir / date / "runs" / summary["runId"]
-    files = {report_file(r["packageName"]): r for r in reports}
-    files[Path("suite-summary.json")] = summary
-    for rel, data in files.items():
-        write_json_atomic(run_dir / rel, data)
-    if html is not None:
-        write_text_atomic(run_dir / "timeline.html", html)
-    latest = reports_dir / date / "suite-summary.json"
-    if _is_newer_or_same(summary, latest):
-        for rel, data in files.items():
-            write_json_atomic(reports_dir / date / rel, data)
+    start = summary.get("startTime") or summary["timestamp"]
+    run_dir = run_folder(reports_dir, start, summary["runId"])
+    day_dir = inside(reports_dir, report_date(start))
+    folders = [run_dir, day_dir] if _is_newer_or_same(summary, day_dir / SUMMARY_FILE) else [run_dir]
+    for folder in folders:
+        files = {report_path(folder, r["packageName"]): r for r in reports}  # every path checked before any write
+        files[folder / SUMMARY_FILE] = summary
+        for path, data in files.items():
+            write_json_atomic(path, data)
         if html is not None:
-            write_text_atomic(reports_dir / date / "timeline.html", html)
+            write_text_atomic(folder / TIMELINE_FILE, html)
     return run_dir
 
 
@@ -306,7 +318,7 @@ def read_summaries(run_dirs: list[Path]) -> list[dict[str, Any]]:
     runs = []
     for run_dir in run_dirs:
         try:
-            runs.append(json.loads((run_dir / "suite-summary.json").read_text()))
+            runs.append(json.loads((run_dir / SUMMARY_FILE).read_text()))
         except (OSError, ValueError):
             continue
     return sorted(runs, key=lambda s: s.get("startTime") or s.get("timestamp") or "")
