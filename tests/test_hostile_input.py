@@ -160,3 +160,26 @@ def test_build_with_a_traversing_package_name_exits_2_and_keeps_the_root_manifes
     assert "not a valid npm name" in proc.stderr and "package.json" in proc.stderr
     assert (root / "package.json").read_text() == root_manifest
     assert not (root / "production" / "reports").exists()
+
+
+def _workspace_named(tmp_path, names: list[str]) -> Path:
+    root = generate(tmp_path / "ws", [PackageSpec(f"p{i}") for i in range(len(names))], kind="trivial")
+    for manifest in root.glob("packages/**/package.json"):
+        data = json.loads(manifest.read_text())
+        data["name"] = names[int(data["name"].rsplit("/p", 1)[1])]
+        manifest.write_text(json.dumps(data))
+    return root
+
+
+def test_legacy_and_dotted_names_get_dagster_assets_and_colliding_ones_are_bad_input(tmp_path):
+    from package_builder_dagster.discovery.config import load_config
+    from package_builder_dagster.errors import UsageError
+    from package_builder_dagster.orchestration.definitions import build_definitions
+
+    root = _workspace_named(tmp_path / "ok", ["@s/lib.node", "@s/lib.web", "@s/Lib~old"])
+    defs = build_definitions(load_config(None, {}, str(root)))
+    keys = {tuple(k.path) for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {("s", "lib.node"), ("s", "lib.web"), ("s", "Lib_old")} <= keys
+    root = _workspace_named(tmp_path / "clash", ["@s/a-b", "@s/a.b"])
+    with pytest.raises(UsageError, match="would share the Dagster output"):
+        build_definitions(load_config(None, {}, str(root)))

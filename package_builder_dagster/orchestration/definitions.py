@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,7 @@ from package_builder_dagster.orchestration.assets import build_package_assets, b
 from package_builder_dagster.discovery.config import ENV_KEYS, BuildConfig, load_config
 from package_builder_dagster.distributed.choice import executor_for
 from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.errors import UsageError
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
 from package_builder_dagster.orchestration.sensors import build_change_sensors, build_report_sensors
 from package_builder_dagster.discovery.workspace import discover_for
@@ -37,6 +39,7 @@ def build_definitions(
     else:
         executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds})
     executor = executor_for(config) or executor  # dagster.executor: celery workers (distributed/choice.py)
+    _check_output_names(graph, translator)
     assets = [*build_package_assets(config, graph, translator), *build_suite_assets(config, graph, translator)]
     job = dg.define_asset_job(
         JOB_NAME,
@@ -51,6 +54,20 @@ def build_definitions(
         executor=executor,
         resources={"package_builder": PackageBuilderResource.for_config(config)},
     )
+
+
+def _check_output_names(graph: WorkspaceGraph, translator: PackageTranslator) -> None:
+    """Dagster names each asset's output after its key (`-` and `.` become `_`): two packages whose keys
+    give one name, or a key that gives no valid name, are bad input, not a Dagster traceback."""
+    seen: dict[str, str] = {}
+    for pkg in graph:
+        output = translator.get_asset_key(pkg).to_python_identifier()
+        if not re.fullmatch(r"[A-Za-z0-9_]+", output):
+            raise UsageError(f"package {pkg.name} ({pkg.path}): its asset key gives {output!r}, not a valid Dagster name")
+        if output in seen:
+            raise UsageError(f"packages {seen[output]} and {pkg.name} ({pkg.path}) would share the Dagster output {output!r}: "
+                             "rename one, or give them distinct keys with a PackageTranslator")
+        seen[output] = pkg.name
 
 
 def translator_path(translator: PackageTranslator) -> str:

@@ -25,7 +25,10 @@ class PackageTranslator:
     """Override any `get_*` method to change how packages appear in Dagster."""
 
     def get_asset_key(self, pkg: Package) -> dg.AssetKey:
-        return dg.AssetKey([pkg.scope, pkg.short_name] if pkg.scope else [pkg.name])
+        """`[scope, name]` (`[name]` unscoped); characters Dagster cannot name an output with (the
+        `~'!()*` of old npm names) become `_`."""
+        parts = [pkg.scope, pkg.short_name] if pkg.scope else [pkg.name]
+        return dg.AssetKey([re.sub(r"[^A-Za-z0-9_.-]", "_", part) for part in parts])
 
     def get_group_name(self, pkg: Package) -> str:
         return pkg.category or "packages"
