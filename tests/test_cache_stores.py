@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import io
 import os
+import shutil
+import tempfile
 import secrets
 import stat
 import subprocess
@@ -299,16 +301,42 @@ def test_unwritable_directory_is_a_store_error(tmp_path):
 
 
 def test_read_only_directory_is_a_store_error(tmp_path):
-    directory = tmp_path / "cache"
+    """A folder the process may not write to (as root, the check runs in a forked child that drops to
+    `nobody`, since chmod does not stop root)."""
+    LocalStore(tmp_path / "warm").put("warm", b"x")  # imports done before any fork
+    outer = Path(tempfile.mkdtemp(prefix="pb-readonly-", dir="/tmp"))  # /tmp/pytest-of-root is 0700
+    outer.chmod(0o755)
+    directory = outer / "cache"
     directory.mkdir()
     directory.chmod(0o555)
     try:
-        if os.access(directory, os.W_OK):
-            pytest.skip("running as root: chmod does not make the folder read-only")
-        with pytest.raises(StoreError):
-            LocalStore(directory).put("abc", b"blob")
+        assert _as_unprivileged(lambda: _put_raises_store_error(directory)), "put into a read-only folder"
     finally:
         directory.chmod(0o755)
+        shutil.rmtree(outer)
+
+
+def _put_raises_store_error(directory: Path) -> bool:
+    try:
+        LocalStore(directory).put("abc", b"blob")
+    except StoreError:
+        return True
+    return False
+
+
+def _as_unprivileged(check) -> bool:
+    """`check()` in this process, or, as root, in a forked child running as `nobody`."""
+    if os.geteuid() != 0:
+        return check()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os._exit(0 if check() else 1)
+        except BaseException:
+            os._exit(2)
+    return os.waitpid(pid, 0)[1] == 0
 
 
 def test_default_local_dir(monkeypatch, tmp_path):
