@@ -168,15 +168,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(graph.to_json(), indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from package_builder_dagster.cli.output import make_console, make_table
 
-    table = Table(title=f"{len(graph)} packages in dependency order ({graph.root})")
-    for col in ("#", "package", "version", "category", "layer", "path", "depends on"):
-        table.add_column(col)
+    table = make_table(f"{len(graph)} packages in dependency order ({graph.root})",
+                       "#", "package", "version", "category", "layer", "path", "depends on")
     for i, pkg in enumerate(graph, 1):
         table.add_row(str(i), pkg.name, pkg.version, pkg.category or "-", str(pkg.layer), pkg.path, ", ".join(pkg.dependencies))
-    console = Console()
+    console = make_console()
     console.print(table)
     for w in graph.warnings:
         console.print(f"[yellow]warning:[/] {w}")
@@ -189,9 +187,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.stale and not (args.failed or args.since or args.select) and _up_to_date(args):
         print("everything is up to date: no package to build")
         return 0
-    from rich.console import Console
     from rich.markup import escape
 
+    from package_builder_dagster.cli.output import make_console
     from package_builder_dagster.cli.progress import ProgressWatcher
     from package_builder_dagster.orchestration.definitions import build_definitions, discover_for
     from package_builder_dagster.orchestration.launch import execute_build_run, finished_run, wait_for
@@ -203,7 +201,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from package_builder_dagster.discovery.package_managers import detect_package_manager, _which
     from package_builder_dagster.orchestration.translator import PackageTranslator
 
-    console = Console(highlight=False)
+    console = make_console()
     config = _config(args)
     graph = discover_for(config)
     _which("node", "every package script runs on node")
@@ -426,9 +424,7 @@ def _run_until_signalled(argv: list[str], grace_seconds: float = 30) -> int:
 # ---- report ----------------------------------------------------------------------------------
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
+    from package_builder_dagster.cli.output import make_console, make_table
     from package_builder_dagster.reporting.analysis import analyze
     from package_builder_dagster.reporting.reports import find_runs, read_summaries
 
@@ -446,18 +442,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    console = Console(highlight=False)
-    runs = Table(title=f"{len(result['runs'])} run(s)")
-    for col in ("run", "status", "started", "packages", "ok", "failed", "blocked", "wall s", "slot use", "critical path"):
-        runs.add_column(col)
+    console = make_console()
+    runs = make_table(f"{len(result['runs'])} run(s)", "run", "status", "started", "pkgs", "ok", "failed", "blocked",
+                      "wall s", "slots")
     for run in result["runs"]:
         use = run["slotUtilization"]
-        runs.add_row(run["runId"][:8], str(run["runStatus"]), str(run["startTime"])[:19], str(run["totalPackages"]),
+        runs.add_row(run["runId"], str(run["runStatus"]), str(run["startTime"])[:16].replace("T", " "), str(run["totalPackages"]),
                      str(run["successful"]), str(run["failed"]), str(run["blocked"]), f"{run['totalDuration'] / 1000:.1f}",
-                     f"{use:.0%}" if use is not None else "-", " → ".join(run["criticalPath"] or []))
+                     f"{use:.0%}" if use is not None else "-")
     console.print(runs)
-    slow = Table(title="slowest packages")
-    slow.add_column("package"), slow.add_column("s"), slow.add_column("status")
+    for run in result["runs"]:
+        if run["criticalPath"]:
+            console.print(f"critical path of {run['runId']}: {' → '.join(run['criticalPath'])}")
+    slow = make_table("slowest packages", "package", "s", "status")
     for item in result["slowestPackages"]:
         slow.add_row(item["packageName"], f"{item['duration'] / 1000:.1f}", item["status"])
     console.print(slow)
