@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--toolchain", help="folder whose node_modules holds typescript, vitest and eslint")
     e.add_argument("--kind", choices=["typescript", "trivial"], default="typescript")
     e.add_argument("--packages", type=int, help="generate this many layered packages instead of the 8-package suite")
+    e.add_argument("--force", action="store_true", help="write into a folder that is not empty (overwrites, commits all)")
     return p
 
 
@@ -512,8 +513,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from package_builder_dagster.cache.stores import LocalStore, default_local_dir
+    from package_builder_dagster.cli.input_checks import check_prune_limits
     from package_builder_dagster.execution.publishing import display_url
 
+    check_prune_limits(args.max_size_mb, args.older_than_days)
     config = _config(args)
     store = LocalStore(config.cache.local.dir or default_local_dir(), config.cache.local.maxSizeMB)
     if args.action == "prune":
@@ -557,8 +560,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # ---- example -------------------------------------------------------------------------------
 
 def cmd_example(args: argparse.Namespace) -> int:
+    from package_builder_dagster.cli.input_checks import check_example_target
     from package_builder_dagster.examples import example_suite, generate, layered_specs
 
+    check_example_target(Path(args.path).resolve(), args.force)
     specs = layered_specs(args.packages) if args.packages else example_suite()
     root = generate(Path(args.path).resolve(), specs, kind=args.kind,
                     toolchain=Path(args.toolchain).resolve() if args.toolchain else None)
