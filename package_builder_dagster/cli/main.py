@@ -1,7 +1,8 @@
 """`package-builder`: graph, build, ui (and example, to make a monorepo to try it on).
 
 Exit codes: 0 every selected package succeeded (or nothing to do); 1 a package failed or was
-blocked; 2 bad input (a one-line reason on stderr).
+blocked, or a fault of the machine such as a full disk; 2 bad input (a one-line reason on stderr).
+PACKAGE_BUILDER_DEBUG=1 shows a fault's traceback instead of its one line.
 """
 
 from __future__ import annotations
@@ -105,6 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"package-builder: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a fault of the machine (files, disk, storage) is one line; a bug keeps its traceback
+        from package_builder_dagster.cli.faults import debugging, describe_fault
+
+        fault = describe_fault(exc)
+        if fault is None or debugging():
+            raise
+        print(f"package-builder: {fault.message}", file=sys.stderr)
+        return fault.code
 
 
 def _config(args: argparse.Namespace) -> BuildConfig:
