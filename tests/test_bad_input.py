@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -45,7 +46,7 @@ def _one_line(stderr: str) -> str:
     return lines[0]
 
 
-def _run_build(workspace: Path, home: Path, preexec) -> subprocess.CompletedProcess:
+def _run_build(workspace: Path, home: Path, preexec: Callable[[], None] | None) -> subprocess.CompletedProcess:
     """`package-builder build` in a fresh process, `preexec` run in the child before it starts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
     env.update({"DAGSTER_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO),
@@ -105,7 +106,7 @@ def test_os_error_is_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatc
     config = workspace / "build-env.json"
     config.write_text("{}")
 
-    def fail(exc: Exception):
+    def fail(exc: Exception) -> None:
         def read(*args, **kwargs):
             raise exc
         monkeypatch.setattr("package_builder_dagster.discovery.config.read_json_object", read)
