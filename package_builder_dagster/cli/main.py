@@ -1,7 +1,8 @@
 """`package-builder`: graph, build, ui (and example, to make a monorepo to try it on).
 
 Exit codes: 0 every selected package succeeded (or nothing to do); 1 a package failed or was
-blocked; 2 bad input (a one-line reason on stderr).
+blocked, or a fault of the machine such as a full disk; 2 bad input (a one-line reason on stderr).
+PACKAGE_BUILDER_DEBUG=1 shows a fault's traceback instead of its one line.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--toolchain", help="folder whose node_modules holds typescript, vitest and eslint")
     e.add_argument("--kind", choices=["typescript", "trivial"], default="typescript")
     e.add_argument("--packages", type=int, help="generate this many layered packages instead of the 8-package suite")
+    e.add_argument("--force", action="store_true", help="write into a folder that is not empty (overwrites, commits all)")
     return p
 
 
@@ -111,6 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"package-builder: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # always one line
         return 2
+    except Exception as exc:  # a fault of the machine (files, disk, storage) is one line; a bug keeps its traceback
+        from package_builder_dagster.cli.faults import debugging, describe_fault
+
+        fault = describe_fault(exc)
+        if fault is None or debugging():
+            raise
+        print(f"package-builder: {fault.message}", file=sys.stderr)
+        return fault.code
 
 
 def _shown(value: str, limit: int = 80) -> str:
@@ -521,8 +531,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from package_builder_dagster.cache.stores import LocalStore, default_local_dir
+    from package_builder_dagster.cli.input_checks import check_prune_limits
     from package_builder_dagster.execution.publishing import display_url
 
+    check_prune_limits(args.max_size_mb, args.older_than_days)
     config = _config(args)
     store = LocalStore(config.cache.local.dir or default_local_dir(), config.cache.local.maxSizeMB)
     if args.action == "prune":
@@ -566,8 +578,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # ---- example -------------------------------------------------------------------------------
 
 def cmd_example(args: argparse.Namespace) -> int:
+    from package_builder_dagster.cli.input_checks import check_example_target
     from package_builder_dagster.examples import example_suite, generate, layered_specs
 
+    check_example_target(Path(args.path).resolve(), args.force)
     specs = layered_specs(args.packages) if args.packages else example_suite()
     root = generate(Path(args.path).resolve(), specs, kind=args.kind,
                     toolchain=Path(args.toolchain).resolve() if args.toolchain else None)

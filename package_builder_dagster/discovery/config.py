@@ -9,8 +9,9 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Literal, Mapping
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from package_builder_dagster.errors import UsageError
 
 
@@ -203,6 +204,19 @@ class BuildConfig(_Model):
     scheduling: SchedulingConfig = SchedulingConfig()
     configFile: Path | None = None  # the file this config was read from (set by load_config)
 
+    @field_validator("npmRegistry")
+    @classmethod
+    def _registry_url(cls, value: str) -> str:
+        """An http(s) URL with a host, so a typo fails here and not late inside the build."""
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            parts, host = None, None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            raise ValueError(f"not a registry URL (want http:// or https:// and a host): {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _tests_after_needs_one_step(self) -> "BuildConfig":
         if self.scheduling.testsAfter == "all-builds" and self.dagster.grouping == "per-package":
@@ -308,7 +322,15 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     field = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"config error in {source}: unknown key '{field}'"
-    return f"config error in {source}: field '{field}': {first['msg']}"
+    return f"config error in {source}: field '{field}': {first['msg'].removeprefix('Value error, ')}"
+
+
+def _validate(data: dict[str, Any], source: str) -> BuildConfig:
+    """`data` as a BuildConfig; a UsageError naming `source` and the first bad field otherwise."""
+    try:
+        return BuildConfig.model_validate(data)
+    except ValidationError as err:
+        raise UsageError(_format_validation_error(err, source)) from None
 
 
 def read_json_object(path: Path, where: str | None = None) -> dict[str, Any]:
@@ -370,6 +392,7 @@ def load_config(
             value = _get(data, key)
             if isinstance(value, str):
                 _set(data, key, str((path.parent / Path(value).expanduser()).resolve()))
+        _validate(data, source)  # the file on its own: a flag or variable must not hide a bad value in it
     for env, key in ENV_KEYS.items():
         if environ.get(env):
             value: Any = environ[env]
@@ -383,10 +406,9 @@ def load_config(
     for key, value in flags.items():
         if value is not None:
             _set(data, key, value)
-    try:
-        cfg = BuildConfig.model_validate(data)
-    except ValidationError as err:
-        raise UsageError(_format_validation_error(err, source)) from None
+    if any(value is not None for value in flags.values()):
+        source = "the command line" if source == "defaults" else f"{source} + the command line"
+    cfg = _validate(data, source)
     if path:
         cfg = cfg.model_copy(update={"configFile": path})
     if cfg.cache.local.dir is None:  # resolved here, so it travels with the run

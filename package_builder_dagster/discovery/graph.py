@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 
 from package_builder_dagster.discovery.config import read_json_object
 from package_builder_dagster.discovery.package_names import InvalidPackageName, check_package_name
+from package_builder_dagster.discovery.version_ranges import unsatisfied_ranges
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.files import read_yaml
 from package_builder_dagster.paths import inside
@@ -334,6 +335,7 @@ def discover(
 
     if plan:
         warnings.extend(_plan_differences(plan, found))
+    warnings.extend(unsatisfied_ranges(found))
 
     declared = {name: {d for fld in DEPENDENCY_FIELDS for d in (manifests[name].get(fld) or {})} for name in found}
     from package_builder_dagster.discovery.undeclared_imports import find_undeclared_imports

@@ -10,8 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bash "$ROOT/production/scripts/setup.sh"
 cd "$ROOT"
 EXAMPLE="$ROOT/production/example-monorepo"
-if [ ! -f "$EXAMPLE/package.json" ]; then
-  .venv/bin/package-builder example "$EXAMPLE" --toolchain toolchain
+if [ ! -f "$EXAMPLE/package.json" ]; then  # --force: the folder may hold what an earlier demo left (production/)
+  .venv/bin/package-builder example "$EXAMPLE" --toolchain toolchain --force
 fi
 export PATH="$PATH:$ROOT/toolchain/node_modules/.bin"
 exec .venv/bin/python -m package_builder_dagster.local_registry "$ROOT/production/.verdaccio" -- \
