@@ -194,6 +194,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 # ---- build ---------------------------------------------------------------------------------
 
 def cmd_build(args: argparse.Namespace) -> int:
+    _report_unreported(_config(args))  # first: --stale and --failed read what the reports say
     if args.stale and not (args.failed or args.since or args.select) and _up_to_date(args):
         print("everything is up to date: no package to build")
         return 0
@@ -205,6 +206,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from package_builder_dagster.orchestration.launch import execute_build_run, finished_run, wait_for
     from package_builder_dagster.orchestration.instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
     from package_builder_dagster.orchestration.run_reports import report_run
+    from package_builder_dagster.orchestration.unreported import clear_unreported, mark_unreported
     from package_builder_dagster.orchestration.staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
     from package_builder_dagster.discovery.code_versions import changed_packages
     from package_builder_dagster.orchestration.selection import resolve_selection
@@ -281,6 +283,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     run_id, proc = execute_build_run(instance, config, translator, keys, {**process_tags(), **commit_tags},
                                      config.logs_dir / "run-processes" / f"{os.getpid()}.log")
+    mark_unreported(Path(instance.root_directory), run_id, os.getpid(), proc.pid)  # a killed CLI: the next command reports it
     watcher = ProgressWatcher(instance, run_id, selected, console)
     watcher.start()
     started = time.monotonic()
@@ -297,11 +300,32 @@ def cmd_build(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning:[/] {escape(message)}")
     states = dict(log.records)
     run_dir, summary = report_run(instance, result.run_id, config, graph, translator, log)
+    clear_unreported(Path(instance.root_directory), result.run_id)
     for report in summary["packageReports"]:  # per-package steps Dagster skipped after a failure
         if report["status"] == "blocked":
             states.setdefault(report["packageName"], blocked_record(report["packageName"], "", report.get("blockedBy"), report["error"]))
     suites = {p.name for p in graph if p.category == "suite"}
-    return _print_summary(console, result, selected, states, time.monotonic() - started, run_dir, summary, suites)
+    began = {p["package"] for p in log.payloads if p.get("state") == "started"}
+    return _print_summary(console, result, selected, states, time.monotonic() - started, run_dir, summary, suites, began)
+
+
+def _report_unreported(config: BuildConfig, out: Any = None) -> None:
+    """Write the reports of runs a killed `build` left without (a directory listing when there are
+    none); say so on `out` (stdout by default)."""
+    from package_builder_dagster.orchestration.unreported import unreported_runs
+
+    if not unreported_runs(config.dagster_home):
+        return
+    from package_builder_dagster.orchestration.definitions import discover_for
+    from package_builder_dagster.orchestration.instance import get_instance
+    from package_builder_dagster.orchestration.run_reports import report_unreported_runs
+    from package_builder_dagster.orchestration.translator import PackageTranslator
+
+    written = report_unreported_runs(get_instance(config), config, discover_for(config), PackageTranslator())
+    for run_id, marked in written.items():
+        why = "was left in progress by a build process that is gone: marked failed," if marked else \
+            "ended without its reports (its build process was killed):"
+        print(f"run {run_id} {why} its reports written now", file=out or sys.stdout)
 
 
 def _up_to_date(args: argparse.Namespace) -> bool:
@@ -316,18 +340,22 @@ def _up_to_date(args: argparse.Namespace) -> bool:
 
 
 def _print_summary(console: Any, result: Any, selected: list[str], states: dict[str, Any], elapsed: float,
-                   run_dir: Path, summary: dict[str, Any], suites: set[str]) -> int:
-    """The end of `build`: counts, publish and cache figures, warnings, each failed and blocked package."""
+                   run_dir: Path, summary: dict[str, Any], suites: set[str], began: set[str] = frozenset()) -> int:
+    """The end of `build`: counts, publish and cache figures, warnings, each failed and blocked package.
+    `began`: the packages whose work started (one without a record was interrupted)."""
     from rich.markup import escape
 
     done = [n for n in selected if n in states and states[n].state == "done"]
     failed = [n for n in selected if n in states and states[n].state == "failed"]
     blocked = [n for n in selected if n in states and states[n].state == "blocked"]
     unknown = [n for n in selected if n not in states]
+    interrupted = [n for n in unknown if n in began]
     console.print()
+    unfinished = (f" · [yellow]{len(interrupted)} interrupted[/]" if interrupted else "") + (
+        f" · {len(unknown) - len(interrupted)} not started" if len(unknown) > len(interrupted) else "")
     console.print(
         f"[bold]summary[/]: {len(selected)} selected · [green]{len(done)} succeeded[/] · "
-        f"[red]{len(failed)} failed[/] · [red]{len(blocked)} blocked[/] · {elapsed:.1f} s · run {result.run_id}"
+        f"[red]{len(failed)} failed[/] · [red]{len(blocked)} blocked[/]{unfinished} · {elapsed:.1f} s · run {result.run_id}"
     )
     publish: dict[str, int] = {}
     for report in summary["packageReports"]:
@@ -356,16 +384,16 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
         console.print(f"  [bold red]failed[/]  {escape(n)} in {states[n].phase}: {escape(str(states[n].error))}")
     for n in blocked:
         console.print(f"  [red]blocked[/] {escape(n)} by {escape(str(states[n].blocked_by))}")
-    if unknown and len(unknown) == len(selected):
-        console.print(f"  [red]not built[/]: none of the {len(selected)} package(s) started")
-    else:
-        for n in unknown:
-            console.print(f"  [red]not built[/] {escape(n)} (the run ended before it finished)")
+    _print_unfinished(console, unknown, interrupted)
+    stopped = _was_interrupted(result)
+    if stopped:
+        console.print("  [yellow]interrupted[/]: the run was stopped before it ended; what finished is kept "
+                      "(`build --stale` or `build --failed` goes on from there)")
     if not result.success:
         for event in result.all_events:
             if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.message:
-                if event.step_key not in (None, "suite_verification", "suite_summary") and (failed or blocked):
-                    continue  # already listed package by package
+                if stopped or event.step_key not in (None, "suite_verification", "suite_summary") and (failed or blocked):
+                    continue  # already listed package by package, or the interrupt said above
                 console.print(f"  [red]{escape(event.step_key or 'run')}[/]: {escape(event.message.splitlines()[0])}")
                 failure = getattr(event.event_specific_data, "error", None)
                 if failure is not None:
@@ -376,6 +404,31 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
             console.print(f"suite package {escape(report['packageName'])} ({res['status']}): {escape(str(res.get('message')))}")
     console.print(f"reports: {run_dir} (timeline: {run_dir / 'timeline.html'})")
     return 0 if result.success and not failed and not blocked and not unknown else 1
+
+
+def _print_unfinished(console: Any, unknown: list[str], interrupted: list[str]) -> None:
+    """The packages without an outcome: those stopped while they ran, and how many never started."""
+    from rich.markup import escape
+
+    for n in interrupted:
+        console.print(f"  [yellow]interrupted[/] {escape(n)} (stopped while it ran)")
+    waiting = [n for n in unknown if n not in interrupted]
+    if waiting:
+        listed = ", ".join(escape(n) for n in waiting[:10]) + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else "")
+        console.print(f"  [red]not started[/]: {listed} (the run ended before they started)")
+
+
+INTERRUPT_ERRORS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+
+
+def _was_interrupted(result: Any) -> bool:
+    """Whether the run ended because it was interrupted (Ctrl-C, a killed CLI, terminate in the UI)."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE", "RUN_CANCELED") and (
+                getattr(error, "cls_name", None) in INTERRUPT_ERRORS or event.event_type_value == "RUN_CANCELED"):
+            return True
+    return False
 
 
 # ---- ui --------------------------------------------------------------------------------------
@@ -441,6 +494,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.until and not args.since:
         raise UsageError("--until needs --since")
+    _report_unreported(config, sys.stderr)  # stdout may be --json
     since, until = (args.date, args.date) if args.date else (args.since, args.until)
     runs = read_summaries(find_runs(config.reports_dir, args.run, since, until))
     if not args.run and not since:

@@ -15,6 +15,9 @@ T = TypeVar("T", bound=Hashable)
 
 # Seconds, for a package that no earlier run measured (a fresh instance has no history).
 DEFAULT_WEIGHTS = {"build": 3.0, "test": 2.0, "check": 1.0}
+# `task_priorities` key of a package's own chain (its build and the longest of its tests and checks):
+# the scheduler runs a started package's remaining tasks at least at this priority.
+PACKAGE = "package"
 
 
 def critical_path(weights: Mapping[T, float], successors: Mapping[T, Iterable[T]]) -> dict[T, float]:
@@ -62,7 +65,8 @@ def task_priorities(
 ) -> dict[tuple[str, str], float]:
     """Priorities of the task graph a run schedules: `(package, "build")`, `(package, "test")` and
     `(package, "check:<name>")`. A build's dependents are its package's tests and checks and the
-    builds of the packages that depend on it."""
+    builds of the packages that depend on it. `(package, PACKAGE)` is the package's own chain: its
+    build and the longest of its tests and checks, without its dependents."""
     names = list(check_names)
     selected = set(order)
     w: dict[tuple[str, str], float] = {}
@@ -78,7 +82,10 @@ def task_priorities(
         for d in deps.get(p, ()):
             if d in selected:
                 succ.setdefault((d, "build"), []).append((p, "build"))
-    return critical_path(w, succ)
+    result = critical_path(w, succ)
+    for p in order:
+        result[(p, PACKAGE)] = w[(p, "build")] + max(result[key] for key in succ[(p, "build")] if key[0] == p)
+    return result
 
 
 def package_priorities(order: list[str], deps: Mapping[str, Iterable[str]], weights: Mapping[str, PackageWeights],

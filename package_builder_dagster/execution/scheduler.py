@@ -12,11 +12,17 @@ succeed. The rules, all enforced here:
 - a package that fails any task fails; every package downstream of it is blocked, even one whose
   build already ran, and starts nothing more;
 - at most `max_concurrent` tasks run at once; ready tasks start by `priority` (highest first), then
-  in the order of `order`.
+  a started package's task before another package's build, then in the order of `order`;
+- finish what was started: a started package's remaining tasks (tests, checks) rank at least at the
+  priority of the package's own chain (`priority(package, "package")`: its build and the longest of
+  what follows it). A build heading a longer chain still goes first, but a package whose build ran
+  is finished before another one of equal or lower priority starts, so that a package is done (and
+  recorded) soon after its own commands ran: an interrupt loses only the packages in flight.
 
 No Dagster in this module. The loop runs in a thread of its own; the generator hands its events to the
-caller's thread, where a KeyboardInterrupt or a Dagster interrupt arrives; closing it stops scheduling
-(the caller cancels commands).
+caller's thread, where a KeyboardInterrupt or a Dagster interrupt arrives: the generator then stops
+scheduling, hands over the outcomes already in (packages that finished are kept) and raises it again;
+closing it stops scheduling too (the caller cancels commands).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal, Protocol
 
 from package_builder_dagster.execution.package_pipeline import PackageOutcome, now_iso
+from package_builder_dagster.execution.priority import PACKAGE
 
 OnState = Callable[[str, str, dict[str, Any]], None]
 TestsAfter = Literal["own-build", "all-builds"]
@@ -138,8 +145,25 @@ def schedule(
             if isinstance(item, _Raised):
                 raise item.exc
             yield item
+    except GeneratorExit:
+        raise
+    except BaseException:  # an interrupt (Ctrl-C, Dagster's): first the outcomes already in, then stop
+        stop.set()
+        yield from _outcomes_in(items)
+        raise
     finally:
         stop.set()
+
+
+def _outcomes_in(items: queue.Queue[Any]) -> Iterator[Finished]:
+    """The packages' outcomes waiting in `items` (what finished before an interrupt), without waiting."""
+    while True:
+        try:
+            item = items.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, Finished):
+            yield item
 
 
 _END = object()
@@ -169,7 +193,7 @@ def _schedule(
         pkgs[n] = _Package(n, i, set(ds), set(ds), start(n, on_state))
         for d in ds:
             dependents[d].append(n)
-    ready: list[tuple[float, int, int, str, str]] = []  # heap of (-priority, position, seq, package, task)
+    ready: list[tuple[float, bool, int, int, str, str]] = []  # heap of (-priority, is a build, position, seq, package, task)
     seq = itertools.count()
     running: dict[Future[TaskResult], tuple[str, str]] = {}
     builds_left = [len(order)]  # builds not ended, of packages that can still build
@@ -201,9 +225,14 @@ def _schedule(
                 del p.waiting[name]
                 if name == "build":
                     p.ready_at = time.monotonic()
-                # conclude and finish are cheap and unblock others (a finish waits for its conclude)
-                top = float("inf") if name in ("conclude", "finish") else rank(p.name, name)
-                heapq.heappush(ready, (-top, p.position, next(seq), p.name, name))
+                heapq.heappush(ready, (-task_rank(p, name), name == "build", p.position, next(seq), p.name, name))
+
+    def task_rank(p: _Package, name: str) -> float:
+        """A ready task's priority: a started package's tasks rank at least as its own chain."""
+        if name in ("conclude", "finish"):  # cheap, and they unblock others (a finish waits for its conclude)
+            return float("inf")
+        own = rank(p.name, name)
+        return own if name == "build" else max(own, rank(p.name, PACKAGE))
 
     def build_ended(p: _Package) -> None:
         if not p.build_ended:
@@ -252,7 +281,7 @@ def _schedule(
         if tests_after != "all-builds" or tests_released[0] or builds_left[0] == 0:
             return
         in_flight = any(t == "build" for _, t in running.values()) or any(
-            entry[4] == "build" and not pkgs[entry[3]].final for entry in ready)
+            entry[5] == "build" and not pkgs[entry[4]].final for entry in ready)
         if not in_flight:
             tests_released[0] = True
             for other in pkgs.values():
@@ -260,7 +289,7 @@ def _schedule(
 
     def start_ready(pool: ThreadPoolExecutor) -> None:
         while ready and len(running) < max_concurrent:
-            _, _, _, name, task_name = heapq.heappop(ready)
+            *_, name, task_name = heapq.heappop(ready)
             p = pkgs[name]
             if p.final:
                 continue

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.orchestration.unreported import alive
 
 from package_builder_dagster.errors import UsageError
 
@@ -75,23 +76,13 @@ def process_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recover_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed the runs still 'in progress' whose build process on this host is gone; their ids."""
     active = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED]
     recovered = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=active, tags={HOST_TAG: socket.gethostname()})):
         pid = int(run.tags.get(PID_TAG, "0") or 0)
-        if pid and not _alive(pid):
+        if pid and not alive(pid):
             instance.report_run_failed(run, f"the build process (pid {pid}) is gone: it was killed or crashed; "
                                             "marked failed by package-builder before the next build")
             recovered.append(run.run_id)
