@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -436,9 +435,12 @@ def _was_interrupted(result: Any) -> bool:
 def cmd_ui(args: argparse.Namespace) -> int:
     from package_builder_dagster.orchestration.definitions import discover_for
     from package_builder_dagster.orchestration.instance import prepare_home
+    from package_builder_dagster.cli.ui_process import port_in_use, run_until_signalled
 
     config = _config(args)
     discover_for(config)  # bad input fails here, with exit 2, not inside the UI
+    if port_in_use("127.0.0.1", args.port):  # else a second daemon would run on the instance, with no UI
+        raise UsageError(f"port {args.port} on 127.0.0.1 is in use (another `package-builder ui`?); choose one with --port")
     home = prepare_home(config)
     _export_env(args, config)
     workspace = home / "workspace.yaml"
@@ -450,38 +452,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     if not dagster:
         raise UsageError("missing tool: dagster (pip install package-builder-dagster)")
     print(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}); Ctrl-C stops it", file=sys.stderr)
-    return _run_until_signalled([dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
-
-
-def _run_until_signalled(argv: list[str], grace_seconds: float = 30) -> int:
-    """Run `argv` (dagster dev) in its own process group and pass SIGINT and SIGTERM on to it; what
-    is still running of that group after the grace time (webserver, daemon, code server) is killed."""
-    proc = subprocess.Popen(argv, start_new_session=True)
-    received: list[int] = []
-
-    def forward(signum: int, _frame: Any) -> None:
-        received.append(signum)
-        try:
-            os.killpg(proc.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while True:
-            try:
-                code = proc.wait(timeout=grace_seconds if received else None)
-                break
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    try:  # what dagster dev left behind in its group
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    return 0 if received else code
+    return run_until_signalled([dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)])
 
 
 # ---- report ----------------------------------------------------------------------------------
