@@ -23,7 +23,7 @@ from package_builder_dagster.discovery.graph import discover
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.files import write_json_atomic, write_text_atomic
-from package_builder_dagster.orchestration.instance import DAGSTER_YAML
+from package_builder_dagster.orchestration.instance import sqlite_yaml
 
 from conftest import REPO
 
@@ -71,7 +71,7 @@ def test_read_only_dagster_home_is_one_line_exit_2(tmp_path):
     workspace = _workspace(tmp_path / "ws")
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster.yaml").write_text(sqlite_yaml(home))
     home.chmod(0o555)
     try:
         proc = _run_build(workspace, home, _without_dac_override if os.geteuid() == 0 else None)

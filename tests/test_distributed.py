@@ -27,12 +27,12 @@ BROKER = {"broker": "redis://127.0.0.1:6379/0"}
 
 def test_without_executor_nothing_changes():
     from package_builder_dagster.distributed.choice import executor_for
-    from package_builder_dagster.orchestration.instance import DAGSTER_YAML, dagster_yaml
+    from package_builder_dagster.orchestration.instance import dagster_yaml, sqlite_yaml
 
-    config = BuildConfig()
+    config = BuildConfig(workspaceRoot="/srv/ws")
     assert config.dagster.executor is None and config.dagster.grouping == "all"
     assert executor_for(config) is None
-    assert dagster_yaml(config) == DAGSTER_YAML
+    assert dagster_yaml(config) == sqlite_yaml(config.dagster_home)
 
 
 def test_config_checks_and_postgres_yaml_names_the_variable():

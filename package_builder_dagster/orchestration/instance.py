@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import socket
 from pathlib import Path
@@ -15,11 +16,15 @@ from package_builder_dagster.orchestration.unreported import alive
 from package_builder_dagster.errors import UsageError
 
 WRITTEN_BY = "# Written by package-builder"
-DAGSTER_YAML = f"""\
-{WRITTEN_BY}: a local instance on SQLite (the default storage) in this folder.
-telemetry:
-  enabled: false
-"""
+
+
+def sqlite_yaml(home: Path) -> str:
+    """Dagster's SQLite storage in `home`, its event log in WAL mode (orchestration/sqlite_storage.py)."""
+    return (f"{WRITTEN_BY}: a local instance on SQLite in this folder; events in WAL mode with synchronous=NORMAL\n"
+            "# (a power loss can lose the last events written, never the database).\n"
+            "telemetry:\n  enabled: false\n"
+            "storage:\n  custom:\n    module: package_builder_dagster.orchestration.sqlite_storage\n"
+            f"    class: WalSqliteStorage\n    config:\n      base_dir: {json.dumps(str(home))}\n")
 
 
 def dagster_yaml(config: BuildConfig) -> str:
@@ -28,7 +33,7 @@ def dagster_yaml(config: BuildConfig) -> str:
     Dagster reads the variable wherever the instance is loaded, workers included)."""
     postgres = config.dagster.storage.postgres
     if postgres is None:
-        return DAGSTER_YAML
+        return sqlite_yaml(config.dagster_home)
     text = (f"{WRITTEN_BY}: runs, events and schedules in PostgreSQL (the URL is read from ${postgres.urlEnv}).\n"
             f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url:\n      env: {postgres.urlEnv}\n")
     if config.dagster.executor is not None:  # steps run on other machines: no step logs under this folder
