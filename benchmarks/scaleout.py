@@ -1,4 +1,4 @@
-"""Figures for the scale-out (README "Scale-out"), on real servers; not a test. Prints JSON lines.
+"""Figures for the scale-out (docs/scale-out.md), on real servers; not a test. Prints JSON lines.
 
     .venv/bin/python benchmarks/scaleout.py [chain|wide]
 

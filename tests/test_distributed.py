@@ -1,4 +1,4 @@
-"""The scale-out (README "Scale-out"): config, the run's commit, priorities, and real runs on the
+"""The scale-out (docs/scale-out.md): config, the run's commit, priorities, and real runs on the
 celery executor with real redis-server, PostgreSQL, the artifact store's server and
 `package-builder worker` processes, each in its own clone."""
 

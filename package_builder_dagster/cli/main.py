@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     ip = sub.add_parser("init-prompts", help="write starter fix prompts (existing files are kept)")
     common(ip, plan=False)
 
-    wk = sub.add_parser("worker", help="a celery worker for a distributed build (README \"Scale-out\")")
+    wk = sub.add_parser("worker", help="a celery worker for a distributed build (docs/scale-out.md)")
     wk.add_argument("--config", "-c", required=True, help="build-env.json with dagster.executor and dagster.storage")
     wk.add_argument("--concurrency", type=int, default=1, help="packages at a time on this worker (default 1)")
     wk.add_argument("--checkout", help="this worker's own clone of the repository (replaces workspaceRoot)")

@@ -1,7 +1,7 @@
 """The celery settings of a workspace's scale-out, built from `dagster.executor`: one dict for the
 orchestrator (the executor's `config_source`) and for every worker, so the two never disagree.
 
-The defaults make a lost worker harmless (see README "Scale-out"):
+The defaults make a lost worker harmless (see docs/scale-out.md):
 - `task_acks_late` + `task_reject_on_worker_lost`: a task is acknowledged only when it finished, so a
   killed worker's package goes back to the queue and another worker runs it;
 - Redis redelivers a message nobody acknowledged after `visibility_timeout`: it must be longer than

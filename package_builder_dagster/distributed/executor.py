@@ -135,7 +135,7 @@ def celery_executor_for(config: BuildConfig) -> dg.ExecutorDefinition:
     @dg.executor(name="package_builder_celery", config_schema={"retries": get_retries_config()},
                  requirements=dg.multiple_process_executor_requirements())
     def package_builder_celery(init_context: Any) -> PackageCeleryExecutor:
-        """Each package a celery task on `package-builder worker` processes (README "Scale-out")."""
+        """Each package a celery task on `package-builder worker` processes (docs/scale-out.md)."""
         return PackageCeleryExecutor(config, RetryMode.from_config(init_context.executor_config["retries"]))
 
     return package_builder_celery
