@@ -281,7 +281,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"{config.maxConcurrentBuilds} at a time · Dagster home {instance.root_directory}"
     )
     run_id, proc = execute_build_run(instance, config, translator, keys, {**process_tags(), **commit_tags},
-                                     config.logs_dir / "run-processes" / f"{os.getpid()}.log")
+                                     config.logs_dir / "run-processes" / f"{os.getpid()}.log", graph)
     mark_unreported(Path(instance.root_directory), run_id, os.getpid(), proc.pid)  # a killed CLI: the next command reports it
     watcher = ProgressWatcher(instance, run_id, selected, console)
     watcher.start()

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 
-from package_builder_dagster.discovery.config import read_json_object
+from package_builder_dagster.discovery.config import QualityCheck, read_json_object
 from package_builder_dagster.discovery.package_names import InvalidPackageName, check_package_name
+from package_builder_dagster.discovery.undeclared_imports import UndeclaredImport
 from package_builder_dagster.discovery.version_ranges import unsatisfied_ranges
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.files import read_yaml
@@ -51,8 +52,8 @@ class Package:
     private: bool = False  # `"private": true`: never published
     plan_path: Path | None = None  # set by assign_plan_paths
     code_version: str | None = None  # set by versions.assign_code_versions
-    quality_checks: list[Any] = field(default_factory=list)  # config.QualityCheck, resolved for this package
-    undeclared_imports: list[Any] = field(default_factory=list)  # imports.UndeclaredImport found in its files
+    quality_checks: list[QualityCheck] = field(default_factory=list)  # resolved for this package
+    undeclared_imports: list[UndeclaredImport] = field(default_factory=list)  # found in its files
     version_parts: dict[str, str] = field(default_factory=dict)  # the hashes its code version is made of
     output_globs: list[str] | None = None  # declared outputs (packageBuilder.outputs or config); None: detect
     cache_key: str | None = None  # set by discovery.cache_keys.assign_cache_keys

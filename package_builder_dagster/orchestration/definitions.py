@@ -19,6 +19,7 @@ from package_builder_dagster.orchestration.assets import build_package_assets, b
 from package_builder_dagster.discovery.config import ENV_KEYS, BuildConfig, load_config
 from package_builder_dagster.distributed.choice import executor_for
 from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.discovery.graph_file import load_graph, save_graph
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
 from package_builder_dagster.orchestration.sensors import build_change_sensors, build_report_sensors
@@ -37,7 +38,7 @@ def build_definitions(
     if config.dagster.grouping == "all":
         executor: dg.ExecutorDefinition = dg.in_process_executor
     else:
-        executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds})
+        executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds, "start_method": {"forkserver": {}}})
     executor = executor_for(config) or executor  # dagster.executor: celery workers (distributed/choice.py)
     _check_output_names(graph, translator)
     assets = [*build_package_assets(config, graph, translator), *build_suite_assets(config, graph, translator)]
@@ -84,23 +85,26 @@ def _translator(path: str) -> PackageTranslator:
 
 
 @lru_cache(maxsize=4)
-def _job(config_json: str, translator: str) -> dg.JobDefinition:
+def _job(config_json: str, translator: str, graph_file: str | None) -> dg.JobDefinition:
     config = BuildConfig.model_validate(json.loads(config_json))
-    return build_definitions(config, translator=_translator(translator)).resolve_job_def(JOB_NAME)
+    graph = load_graph(graph_file, config.root) if graph_file else None  # None: not there, or another root
+    return build_definitions(config, graph, translator=_translator(translator)).resolve_job_def(JOB_NAME)
 
 
-def job_from_args(config: dict[str, Any], translator: str) -> dg.JobDefinition:
+def job_from_args(config: dict[str, Any], translator: str, graph_file: str | None = None) -> dg.JobDefinition:
     """The job for a portable config and a translator class path: what a run's process (this one, a
-    step subprocess, another machine) builds from the run's own origin, with no environment."""
-    return _job(json.dumps(config, sort_keys=True), translator)
+    step subprocess, another machine) builds from the run's own origin, with no environment.
+    `graph_file`: the workspace as the run's creator discovered it (discovery/graph_file.py)."""
+    return _job(json.dumps(config, sort_keys=True), translator, graph_file)
 
 
-def reconstructable_job(config: BuildConfig, translator: PackageTranslator) -> Any:
-    """The build job as a ReconstructableJob whose arguments are the config and the translator."""
-    return dg.build_reconstructable_job(
-        __name__, job_from_args.__name__,
-        reconstructable_kwargs={"config": config.portable(), "translator": translator_path(translator)},
-    )
+def reconstructable_job(config: BuildConfig, translator: PackageTranslator, graph: WorkspaceGraph | None = None) -> Any:
+    """The build job as a ReconstructableJob whose arguments are the config, the translator and,
+    when given, the file of the discovered `graph` (so no process of the run discovers it again)."""
+    kwargs: dict[str, Any] = {"config": config.portable(), "translator": translator_path(translator)}
+    if graph is not None:
+        kwargs["graph_file"] = str(save_graph(graph, config.dagster_home / "package-builder" / "graphs"))
+    return dg.build_reconstructable_job(__name__, job_from_args.__name__, reconstructable_kwargs=kwargs)
 
 
 def _env_fingerprint() -> tuple[str | None, ...]:

@@ -26,6 +26,7 @@ from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import serialize_value
 
 from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
 LOCATION_NAME = "package-builder"
@@ -107,12 +108,14 @@ def finished_run(instance: dg.DagsterInstance, run_id: str, exit_code: int) -> F
 
 
 def execute_build_run(instance: dg.DagsterInstance, config: BuildConfig, translator: PackageTranslator,
-                      keys: set[dg.AssetKey], tags: dict[str, str], output: Path) -> tuple[str, subprocess.Popen]:
+                      keys: set[dg.AssetKey], tags: dict[str, str], output: Path,
+                      graph: WorkspaceGraph | None = None) -> tuple[str, subprocess.Popen]:
     """Create the build run and start its process; (run id, process). The caller follows the event
-    log and waits for the process (`finished_run` then reads the outcome)."""
+    log and waits for the process (`finished_run` then reads the outcome). `graph`: the workspace the
+    caller discovered, carried by the run so its processes do not discover it again."""
     from package_builder_dagster.orchestration.definitions import reconstructable_job
 
-    run = create_build_run(instance, reconstructable_job(config, translator), keys,
+    run = create_build_run(instance, reconstructable_job(config, translator, graph), keys,
                            {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                            {"package-builder/source": "cli", **tags})
     return run.run_id, start_run_process(instance, run.run_id, output)
