@@ -18,13 +18,11 @@ from typing import Any
 
 from celery import Task
 from dagster import DagsterInstance
-from dagster._core.definitions.reconstruct import ReconstructableJob
-from dagster._core.definitions.dependency import NodeHandle
-from dagster._grpc.types import ExecuteStepArgs
-from dagster._serdes import unpack_value
+from dagster_shared.serdes import unpack_value
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
+from package_builder_dagster.orchestration.dagster_private import ExecuteStepArgs, NodeHandle, ReconstructableJob
 from package_builder_dagster.discovery.config import BuildConfig, load_config
 from package_builder_dagster.discovery.workspace import discover_for
 from package_builder_dagster.distributed.celery_settings import QUEUE, app_settings

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.orchestration.dagster_private import NOOP_COMPUTE_LOG_MANAGER
 from package_builder_dagster.orchestration.unreported import alive
 
 from package_builder_dagster.errors import UsageError
@@ -37,7 +38,8 @@ def dagster_yaml(config: BuildConfig) -> str:
     text = (f"{WRITTEN_BY}: runs, events and schedules in PostgreSQL (the URL is read from ${postgres.urlEnv}).\n"
             f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url:\n      env: {postgres.urlEnv}\n")
     if config.dagster.executor is not None:  # steps run on other machines: no step logs under this folder
-        text += "compute_logs:\n  module: dagster._core.storage.noop_compute_log_manager\n  class: NoOpComputeLogManager\n"
+        module, name = NOOP_COMPUTE_LOG_MANAGER
+        text += f"compute_logs:\n  module: {module}\n  class: {name}\n"
     return text
 
 

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import serialize_value
 
 from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.orchestration.dagster_private import (
+    ExecuteRunArgs, LoadableTargetOrigin, ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin,
+)
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
@@ -67,7 +66,7 @@ def _die_with_parent() -> None:
 
 def start_run_process(instance: dg.DagsterInstance, run_id: str, output: Path) -> subprocess.Popen:
     """`dagster api execute_run` for `run_id` in a child process; its own output goes to `output`."""
-    args = serialize_value(ExecuteRunArgs(job_origin=instance.get_run_by_id(run_id).job_code_origin, run_id=run_id,
+    args = dg.serialize_value(ExecuteRunArgs(job_origin=instance.get_run_by_id(run_id).job_code_origin, run_id=run_id,
                                           instance_ref=instance.get_ref(), set_exit_code_on_failure=True))
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "ab") as sink:

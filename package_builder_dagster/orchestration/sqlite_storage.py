@@ -15,9 +15,9 @@ Everything else is Dagster's: the same files under the same folders (`history/`,
 same schema and migrations, so the UI, sensors, re-execution and `dg` work on it unchanged, and an
 instance written by plain Dagster is read as it is (its files switch to WAL on first write).
 
-Dagster has no public extension point for this: the classes below subclass `dagster._core.storage`
-internals (`DagsterSqliteStorage`, `SqliteEventLogStorage` and its file watcher), which is why this
-module exists on its own.
+Dagster has no public extension point for this: the classes below subclass its SQLite storage
+internals (`DagsterSqliteStorage`, `SqliteEventLogStorage` and its file watcher), imported through
+orchestration/dagster_private.py.
 """
 
 from __future__ import annotations
@@ -27,14 +27,12 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import sqlalchemy as sa
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-    SqliteEventLogStorage,
-    SqliteEventLogStorageWatchdog,
-)
-from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
-from dagster._serdes import ConfigurableClassData
 from sqlalchemy.pool import StaticPool
+
+from package_builder_dagster.orchestration.dagster_private import (
+    SQLITE_BUSY_TIMEOUT_SECONDS, ConfigurableClassData, DagsterSqliteStorage, SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog, _event_logs_directory,
+)
 
 MAX_OPEN_SHARDS = 16  # run shards whose connection stays open (the index shard counts as one)
 
