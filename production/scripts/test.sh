@@ -10,4 +10,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     || echo "warning: could not install chromium; the UI test will be skipped" >&2
 fi
 cd "$ROOT"
-exec .venv/bin/pytest -q "$@"
+status=0
+.venv/bin/pytest -q "$@" || status=$?
+bash "$ROOT/production/scripts/test-latest-dagster.sh" || status=$?   # the default install on the newest dagster 1.13
+exit "$status"
