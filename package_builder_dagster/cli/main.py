@@ -368,10 +368,10 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
         console.print(f"scheduling: priority {summary.get('priority') or 'file order'}"
                       + (f" · overhead {overhead:.2f} s per package" if overhead is not None else ""))
     for entry in (summary.get("serialized") or [])[:10]:  # the order changed to keep outputs from being rewritten under a reader
-        held = ", ".join(entry.get("heldBack") or []) or "—"
-        waited = f"; waited for {', '.join(entry['waitedFor'])}" if entry.get("waitedFor") else ""
+        parts = [f"held back {', '.join(entry['heldBack'])}" if entry.get("heldBack") else "",
+                 f"waited for {', '.join(entry['waitedFor'])}" if entry.get("waitedFor") else ""]
         console.print(f"  [yellow]warning[/] serialized {escape(entry['task'])}: {escape(entry['reason'])[:200]}; "
-                      f"held back {escape(held)[:200]}{escape(waited)[:200]}")
+                      + escape("; ".join(p[:200] for p in parts if p)))
     cache = summary.get("cache") or {}
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
