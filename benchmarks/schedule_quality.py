@@ -5,7 +5,9 @@ threads) with tasks that sleep: per package a build, a test and a lint, duration
 log-normal distribution, on DAGs of the generated 88-package shape (`examples.layered_specs`), five
 fixed seeds. The priority gets the true durations, as it would from an earlier run's history. The
 lower bound is max(longest chain, total task time / slots) from the same durations.
-Usage: .venv/bin/python benchmarks/schedule_quality.py [--packages 88] [--slots 4] [--scale 0.05]
+`--holds` also passes output holds (execution.output_hazards) in which every task reads its
+dependencies' outputs and no task rewrites them: the holds' code path, with nothing to keep apart.
+Usage: .venv/bin/python benchmarks/schedule_quality.py [--packages 88] [--slots 4] [--scale 0.05] [--holds]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from package_builder_dagster.examples import layered_specs  # noqa: E402
 from package_builder_dagster.execution.package_pipeline import PackageOutcome  # noqa: E402
+from package_builder_dagster.execution.output_hazards import Hold  # noqa: E402
 from package_builder_dagster.execution.priority import PackageWeights, task_priorities  # noqa: E402
 from package_builder_dagster.execution.scheduler import Task, TaskResult, schedule  # noqa: E402
 
@@ -62,14 +65,19 @@ class SleepJob:
         return PackageOutcome(name=self.name, status="success")
 
 
-def makespan(order: list[str], deps: dict[str, list[str]], d: dict[tuple[str, str], float], slots: int, prioritized: bool) -> float:
+def makespan(order: list[str], deps: dict[str, list[str]], d: dict[tuple[str, str], float], slots: int, prioritized: bool,
+             with_holds: bool = False) -> float:
     priority = None
     if prioritized:
         weights = {p: PackageWeights(d[(p, "build")], d[(p, "test")], {"lint": d[(p, "check:lint")]}) for p in order}
         prio = task_priorities(order, deps, weights, ["lint"])
         priority = lambda p, t: prio.get((p, t), 0.0)  # noqa: E731
+    holds = None
+    if with_holds:
+        reads = {p: Hold(frozenset(f"outputs:{x}" for x in deps[p])) for p in order}
+        holds = lambda p, t: reads[p]  # noqa: E731
     started = time.perf_counter()
-    for _ in schedule(order, deps, lambda n, _s: SleepJob(n, d), slots, priority=priority, poll_seconds=0.5):
+    for _ in schedule(order, deps, lambda n, _s: SleepJob(n, d), slots, priority=priority, poll_seconds=0.5, holds=holds):
         pass
     return time.perf_counter() - started
 
@@ -79,6 +87,7 @@ def main() -> None:
     ap.add_argument("--packages", type=int, default=88)
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--scale", type=float, default=0.05, help="median seconds of a test (a build: twice that)")
+    ap.add_argument("--holds", action="store_true", help="shared output holds on every dependency (no writer)")
     args = ap.parse_args()
     print(f"schedule quality: {args.packages}-package DAGs, {args.slots} slots, build/test/lint sleep log-normal "
           f"(median {args.scale * 2:g}/{args.scale:g}/{args.scale:g} s, sigma 0.8), in-process, real threads")
@@ -92,7 +101,7 @@ def main() -> None:
         bound = lower_bound(order, deps, d, args.slots)
         row = {}
         for prioritized in (True, False):
-            row[prioritized] = makespan(order, deps, d, args.slots, prioritized) / bound
+            row[prioritized] = makespan(order, deps, d, args.slots, prioritized, args.holds) / bound
             ratios[prioritized].append(row[prioritized])
         print(f"{seed:>4} {bound:>13.2f} {row[True]:>9.3f} {row[False]:>10.3f}")
     print(f"mean makespan / lower bound: priority {statistics.mean(ratios[True]):.3f}, "

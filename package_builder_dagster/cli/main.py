@@ -367,11 +367,16 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
         overhead = summary.get("overheadPerPackage")
         console.print(f"scheduling: priority {summary.get('priority') or 'file order'}"
                       + (f" · overhead {overhead:.2f} s per package" if overhead is not None else ""))
+    for entry in (summary.get("serialized") or [])[:10]:  # the order changed to keep outputs from being rewritten under a reader
+        parts = [f"held back {', '.join(entry['heldBack'])}" if entry.get("heldBack") else "",
+                 f"waited for {', '.join(entry['waitedFor'])}" if entry.get("waitedFor") else ""]
+        console.print(f"  [yellow]warning[/] serialized {escape(entry['task'])}: {escape(entry['reason'])[:200]}; "
+                      + escape("; ".join(p[:200] for p in parts if p)))
     cache = summary.get("cache") or {}
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
                       f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
-    telling = {n: [w for w in states[n].warnings if not w.startswith("no plan at ")] for n in done}
+    telling = {n: [w for w in states[n].warnings if not w.startswith(("no plan at ", "serialized "))] for n in done}
     warned = [n for n in done if telling[n]]
     for n in warned[:20]:  # e.g. failing tests or checks with testing.failOnError false
         first = telling[n][0]

@@ -104,6 +104,8 @@ class PackageOutcome:
     outputs_digest: str | None = None  # digest of their paths and contents
     cache: CacheInfo | None = None  # what the artifact cache did for it
     priority_basis: str | None = None  # how the run ordered ready work (stated in the run summary)
+    serialized: list[dict[str, Any]] = field(default_factory=list)  # its tasks the scheduler kept apart from others (output races)
+    rewrote_outputs: list[str] = field(default_factory=list)  # its tasks (after the build) whose outputs changed under them
 
     @property
     def ok(self) -> bool:

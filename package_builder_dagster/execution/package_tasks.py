@@ -7,17 +7,26 @@
   checks again after each edit) when something failed that a fixer may fix.
 - `finish`: waits for the package's dependencies to succeed; publishes and saves to the cache.
 
-A build or test failure no fixer can take on fails the package at once. No Dagster here.
+A build or test failure no fixer can take on fails the package at once.
+
+Each test and check task compares the stat signature of the package's outputs (inode, size, mtime)
+before and after it: one that rewrote or removed them (a `pretest` that cleans dist/, a test that
+runs the build) is recorded in `rewrote_outputs` (the next run keeps it apart from dependents, see
+`execution.output_hazards`), warned about when its script did not say so, and the outputs' digest
+is taken again. No Dagster here.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from package_builder_dagster.discovery.config import QualityCheck, default_checks
+from package_builder_dagster.cache.digest import outputs_digest
 from package_builder_dagster.discovery.graph import Package
+from package_builder_dagster.execution.output_hazards import signature
 from package_builder_dagster.execution.package_pipeline import (
     CheckOutcome, PackageOutcome, PackagePipeline, PhaseFailed, now_iso,
 )
@@ -27,9 +36,12 @@ from package_builder_dagster.execution.scheduler import Task, TaskResult
 class PackageTasks:
     """The tasks of one package in one run, sharing one outcome (guarded by a lock where they write together)."""
 
-    def __init__(self, pipeline: PackagePipeline, pkg: Package, verify_before_build: bool = True):
+    def __init__(self, pipeline: PackagePipeline, pkg: Package, verify_before_build: bool = True,
+                 marked: set[str] | frozenset[str] = frozenset(), remembered: list[str] | None = None):
         """`verify_before_build`: publishing's verifyDependencies before the build (its dependencies
-        published first); False checks them before publishing instead (testsAfter "all-builds")."""
+        published first); False checks them before publishing instead (testsAfter "all-builds").
+        `marked`: its tasks known (script text, history) to rewrite its outputs; `remembered`: those
+        an earlier run saw rewrite them (kept in the record while they do not run)."""
         self.pipeline, self.pkg, self.verify_before_build = pipeline, pkg, verify_before_build
         self.out = PackageOutcome(name=pkg.name)
         self.lock = threading.Lock()
@@ -42,6 +54,9 @@ class PackageTasks:
         self.checks: dict[str, CheckOutcome] = {}
         self.first_digest: str | None = None
         self.checking = False  # a check has started
+        self.marked, self.remembered = set(marked), list(remembered or [])
+        self.active: dict[str, set[str]] = {}  # running observed task → the package's tasks it overlapped
+        self.ran: set[str] = set()  # observed tasks that ran
 
     # -- what the scheduler calls ------------------------------------------------------------------
     def first_task(self) -> Task:
@@ -49,6 +64,7 @@ class PackageTasks:
 
     def outcome(self) -> PackageOutcome:
         if self.out.end_time is None:
+            self._rewrote()
             self.out.end_time = now_iso()
             self.out.duration_ms = int((time.monotonic() - (self.started or time.monotonic())) * 1000)
         return self.out
@@ -60,6 +76,7 @@ class PackageTasks:
         self.restored = pipeline.prepare(pkg, out, verify=self.verify_before_build)
         self.first_warning = len(out.warnings)
         if self.restored:
+            self.out.rewrote_outputs = sorted(self.remembered)  # nothing ran: what an earlier run saw stands
             return TaskResult(True, built=True, next=self._closing([]))
         try:
             self.build_output = pipeline.build(pkg, out)
@@ -77,6 +94,10 @@ class PackageTasks:
         return TaskResult(True, built=True, next=after + self._closing([t.name for t in after]))
 
     def test(self) -> TaskResult:
+        with self._observed("test"):
+            return self._test()
+
+    def _test(self) -> TaskResult:
         try:
             self.tests_ok, self.test_output = self.pipeline.test(self.pkg, self.out)
             self.out.tests_passed = self.tests_ok
@@ -94,7 +115,8 @@ class PackageTasks:
                 first, self.checking = not self.checking, True
             if first:  # one state change for the package's checks (each event costs a write to the event log)
                 self.pipeline.on_state(self.pkg.name, "checking", {})
-            check = self.pipeline.run_check(self.pkg, self.out, gate, self.test_output, self.tests_ok)
+            with self._observed(f"check:{gate.name}"):
+                check = self.pipeline.run_check(self.pkg, self.out, gate, self.test_output, self.tests_ok)
             with self.lock:
                 self.checks[gate.name] = check
             return TaskResult(True)  # the verdict (naming every failed check) comes when all have ended
@@ -129,6 +151,58 @@ class PackageTasks:
         return TaskResult(True)
 
     # -- helpers ------------------------------------------------------------------------------------
+    @contextmanager
+    def _observed(self, task: str) -> Iterator[None]:
+        """Run a task after the build, then see whether the package's outputs changed under it."""
+        files = list(self.out.outputs)
+        before = signature(self.pkg.dir, files) if files else None
+        with self.lock:
+            for others in self.active.values():
+                others.add(task)
+            self.active[task] = set(self.active)
+            self.ran.add(task)
+        try:
+            yield
+        finally:
+            with self.lock:
+                overlapped = self.active.pop(task, set())
+            if before is not None:
+                self._compare(task, files, before, overlapped)
+
+    def _compare(self, task: str, files: list[str], before: dict, overlapped: set[str]) -> None:
+        after = signature(self.pkg.dir, files)
+        if after == before:
+            return
+        if task not in self.marked and overlapped & self.marked:
+            return  # a task of its own known to rewrite them ran at the same time: that one did
+        label = task.removeprefix("check:")
+        changed = [f for f in files if after.get(f) != before.get(f)]
+        missing = [f for f in files if after.get(f) is None]
+        with self.lock:
+            out = self.out
+            if task not in out.rewrote_outputs:
+                out.rewrote_outputs.append(task)
+            if missing:
+                out.warnings.append(f"its {label} removed {len(missing)} of its build outputs ({missing[0]}…) after its build "
+                                    "and did not write them again")
+            else:
+                try:
+                    out.outputs_digest = outputs_digest(self.pkg.dir, files)
+                    if self.first_digest:
+                        self.first_digest = out.outputs_digest  # rewritten by its own scripts, not by a fix
+                except (OSError, ValueError):
+                    pass
+            if task not in self.marked:
+                out.warnings.append(
+                    f"its {label} rewrote its build outputs after its build ({len(changed)} file(s), e.g. {changed[0]}) while "
+                    "dependents could read them; the next runs keep dependents' tasks apart from it (learned from this run)")
+
+    def _rewrote(self) -> None:
+        """The record's `rewrote_outputs`: what this run saw, and what an earlier run saw of tasks that did not run."""
+        with self.lock:
+            kept = [t for t in self.remembered if t not in self.ran and t not in self.out.rewrote_outputs]
+            self.out.rewrote_outputs = sorted(set(self.out.rewrote_outputs) | set(kept))
+
     def _closing(self, after: list[str]) -> list[Task]:
         return [Task("conclude", self._guard(self.conclude), after), Task("finish", self._guard(self.finish), ["conclude"])]
 

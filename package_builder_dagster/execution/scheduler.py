@@ -13,6 +13,15 @@ succeed. The rules, all enforced here:
   build already ran, and starts nothing more;
 - at most `max_concurrent` tasks run at once; ready tasks start by `priority` (highest first), then
   a started package's task before another package's build, then in the order of `order`;
+- outputs are never rewritten under a reader (`holds`, see `execution.output_hazards`): a task
+  that rewrites a package's outputs after its build (a test script that runs the build, a
+  `pretest` that removes dist/) takes them exclusively, every task of a dependent that reads them
+  (build, tests, checks, fix loop) takes a shared hold, and `tsc -b` builds that reach one referenced
+  project take it exclusively. Holds are taken all at once when a task starts and given back when it
+  ends (no task waits while holding: no deadlock). A ready task whose holds conflict stays ready and
+  the slot goes to the next ready task; it also reserves its holds against ready tasks of lower
+  priority, so a waiting writer is not overtaken forever by readers of lower priority. Every such
+  hold-back is recorded on the writer's outcome (`serialized`) for the report;
 - finish what was started: a started package's remaining tasks (tests, checks) rank at least at the
   priority of the package's own chain (`priority(package, "package")`: its build and the longest of
   what follows it). A build heading a longer chain still goes first, but a package whose build ran
@@ -36,6 +45,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal, Protocol
 
+from package_builder_dagster.execution.output_hazards import Hold
 from package_builder_dagster.execution.package_pipeline import PackageOutcome, now_iso
 from package_builder_dagster.execution.priority import PACKAGE
 
@@ -108,6 +118,7 @@ def schedule(
     wait_for_success: bool = False,
     priority: Callable[[str, str], float] | None = None,
     poll_seconds: float = 0.2,
+    holds: Callable[[str, str], Hold] | None = None,
 ) -> Iterator[StateChange | Finished]:
     """Run the packages in `order` (dependency order); yield state changes and each package's outcome.
 
@@ -115,6 +126,7 @@ def schedule(
     `start(name, on_state)` makes each package's job (its tasks run later, in worker threads).
     The scheduling itself runs in a thread of its own, so a slow consumer (each event the caller
     writes to Dagster's event log costs a database commit) never keeps a free slot empty.
+    `holds(package, task)`: what the task holds on outputs while it runs (None: nothing, as before).
     """
     if wait_for_success and tests_after == "all-builds":  # builds would wait for tests that wait for every build
         raise ValueError('wait_for_success cannot be combined with tests_after="all-builds"')
@@ -122,7 +134,7 @@ def schedule(
     stop = threading.Event()
 
     def forward() -> None:
-        loop = _schedule(order, deps, start, max_concurrent, tests_after, wait_for_success, priority, poll_seconds, stop)
+        loop = _schedule(order, deps, start, max_concurrent, tests_after, wait_for_success, priority, poll_seconds, stop, holds)
         try:
             for item in loop:
                 items.put(item)
@@ -177,7 +189,7 @@ class _Raised:
 def _schedule(
     order: list[str], deps: dict[str, list[str]], start: Callable[[str, OnState], Job], max_concurrent: int,
     tests_after: TestsAfter, wait_for_success: bool, priority: Callable[[str, str], float] | None, poll_seconds: float,
-    stop: threading.Event,
+    stop: threading.Event, holds: Callable[[str, str], Hold] | None = None,
 ) -> Iterator[StateChange | Finished]:
     """The scheduling loop (see `schedule`); it ends early when `stop` is set."""
     selected = set(order)
@@ -200,6 +212,7 @@ def _schedule(
     tests_released = [False]  # all-builds: no build runs or can start, though some have not ended
     finished: list[Finished] = []
     rank = priority or (lambda package, task: 0.0)
+    locks = _Locks(holds) if holds is not None else None
 
     def drain() -> Iterator[StateChange]:
         while True:
@@ -246,7 +259,7 @@ def _schedule(
         """Report a failed or blocked package once none of its tasks runs any more."""
         if p.final in ("failed", "blocked") and p.running == 0 and p.name not in reported:
             reported.add(p.name)
-            finished.append(Finished(_final_outcome(p)))
+            finished.append(Finished(_with_serialized(_final_outcome(p), locks, p.name)))
 
     reported: set[str] = set()
 
@@ -268,7 +281,7 @@ def _schedule(
 
     def succeed(p: _Package) -> None:
         p.final = "done"
-        finished.append(Finished(p.job.outcome()))
+        finished.append(Finished(_with_serialized(p.job.outcome(), locks, p.name)))
         for child in dependents[p.name]:
             c = pkgs[child]
             c.finish_waits.discard(p.name)
@@ -288,10 +301,17 @@ def _schedule(
                 push_ready(other)
 
     def start_ready(pool: ThreadPoolExecutor) -> None:
+        held_back: list[tuple[float, bool, int, int, str, str]] = []  # ready, but its holds conflict
+        if locks is not None:
+            locks.new_pass()
         while ready and len(running) < max_concurrent:
-            *_, name, task_name = heapq.heappop(ready)
+            entry = heapq.heappop(ready)
+            *_, name, task_name = entry
             p = pkgs[name]
             if p.final:
+                continue
+            if locks is not None and not locks.acquire(name, task_name):
+                held_back.append(entry)
                 continue
             task = p.tasks[task_name]
             if not p.started:
@@ -300,6 +320,8 @@ def _schedule(
                 on_state(name, "started", {"slot_wait_ms": wait_ms})
             p.running += 1
             running[pool.submit(task.run)] = (name, task.name)
+        for entry in held_back:
+            heapq.heappush(ready, entry)
 
     for n in order:
         yield StateChange(n, "queued", now_iso())
@@ -318,6 +340,8 @@ def _schedule(
             done, _ = wait(running, timeout=poll_seconds, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: (pkgs[running[f][0]].position, running[f][1])):
                 name, task_name = running.pop(future)
+                if locks is not None:
+                    locks.release(name, task_name)
                 p = pkgs[name]
                 p.running -= 1
                 result = future.result()
@@ -352,6 +376,109 @@ def _schedule(
             raise RuntimeError(f"scheduler stalled with {sorted(left)} unfinished")
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+TaskKey = tuple[str, str]  # (package, task)
+
+
+class _Locks:
+    """Readers/writer holds on outputs (see `execution.output_hazards`), taken all at once when a task
+    starts. Ready tasks are tried in priority order; one that cannot start reserves its holds for the
+    rest of the pass, so a task of lower priority never overtakes it on the same outputs."""
+
+    def __init__(self, holds: Callable[[str, str], Hold]):
+        self.holds = holds
+        self.cache: dict[TaskKey, Hold] = {}
+        self.shared: dict[str, set[TaskKey]] = {}  # resource → running tasks that read it
+        self.exclusive: dict[str, TaskKey] = {}  # resource → the running task that rewrites it
+        self.want_shared: dict[str, TaskKey] = {}  # this pass: resource → a held-back task of higher priority
+        self.want_exclusive: dict[str, TaskKey] = {}
+        self.serialized: dict[TaskKey, dict[str, Any]] = {}  # writer task → its report entry
+        self.noted: set[tuple[TaskKey, TaskKey]] = set()
+
+    def hold(self, key: TaskKey) -> Hold:
+        if key not in self.cache:
+            self.cache[key] = self.holds(*key) or Hold()
+        return self.cache[key]
+
+    def new_pass(self) -> None:
+        self.want_shared.clear()
+        self.want_exclusive.clear()
+
+    def acquire(self, package: str, task: str) -> bool:
+        """Take the task's holds, or (when one conflicts) reserve them for this pass and say False."""
+        key = (package, task)
+        h = self.hold(key)
+        if not h:
+            return True
+        conflicts: list[tuple[TaskKey, TaskKey]] = []  # (the writer, the other task)
+        for r in h.exclusive:
+            if r in self.exclusive:
+                conflicts.append((self.exclusive[r], key))
+            elif r in self.want_exclusive:
+                conflicts.append((self.want_exclusive[r], key))
+            conflicts += [(key, other) for other in self.shared.get(r, ())]
+            if r in self.want_shared:
+                conflicts.append((key, self.want_shared[r]))
+        for r in h.shared:
+            if r in self.exclusive:
+                conflicts.append((self.exclusive[r], key))
+            elif r in self.want_exclusive:
+                conflicts.append((self.want_exclusive[r], key))
+        if conflicts:
+            for writer, other in conflicts:
+                self._note(writer, other, held=other == key)
+            for r in h.exclusive:
+                self.want_exclusive.setdefault(r, key)
+            for r in h.shared:
+                self.want_shared.setdefault(r, key)
+            return False
+        for r in h.exclusive:
+            self.exclusive[r] = key
+        for r in h.shared:
+            self.shared.setdefault(r, set()).add(key)
+        return True
+
+    def release(self, package: str, task: str) -> None:
+        key = (package, task)
+        h = self.cache.get(key)
+        if not h:
+            return
+        for r in h.exclusive:
+            if self.exclusive.get(r) == key:
+                del self.exclusive[r]
+        for r in h.shared:
+            self.shared.get(r, set()).discard(key)
+
+    def _note(self, writer: TaskKey, other: TaskKey, held: bool) -> None:
+        """`held`: `other` waited for `writer`; otherwise `writer` waited for `other`."""
+        if (writer, other) in self.noted or writer == other:
+            return
+        self.noted.add((writer, other))
+        entry = self.serialized.setdefault(writer, {
+            "task": f"{writer[0]}#{writer[1]}", "reason": self.hold(writer).reason or "it rewrites outputs others read",
+            "heldBack": [], "waitedFor": [], "time": now_iso()})
+        entry["heldBack" if held else "waitedFor"].append(f"{other[0]}#{other[1]}")
+
+    def entries(self, package: str) -> list[dict[str, Any]]:
+        return [e for (p, _), e in self.serialized.items() if p == package]
+
+
+def _with_serialized(out: PackageOutcome, locks: _Locks | None, package: str) -> PackageOutcome:
+    """The outcome with the hold-backs its tasks caused (see `_Locks`), and a warning that says so."""
+    if locks is None:
+        return out
+    for entry in locks.entries(package):
+        if entry in out.serialized:
+            continue
+        out.serialized.append(entry)
+        parts = []
+        if entry["heldBack"]:
+            parts.append(f"held back {', '.join(entry['heldBack'][:5])}{' …' if len(entry['heldBack']) > 5 else ''} while it ran")
+        if entry["waitedFor"]:
+            parts.append(f"waited for {', '.join(entry['waitedFor'][:5])}{' …' if len(entry['waitedFor']) > 5 else ''}")
+        out.warnings.append(f"serialized {entry['task'].split('#', 1)[1]}: {entry['reason']}; {' and '.join(parts)}")
+    return out
 
 
 def _final_outcome(p: _Package) -> PackageOutcome:

@@ -9,7 +9,7 @@ import dagster as dg
 
 from package_builder_dagster.execution.fix_agents import Agents
 from package_builder_dagster.cache.package_cache import PackageCache, make_artifact_cache
-from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.discovery.config import BuildConfig, default_checks
 from package_builder_dagster.orchestration.run_events import final_states, state_message
 from package_builder_dagster.reporting.record import RECORD_KEY, PackageRecord
 from package_builder_dagster.discovery.graph import WorkspaceGraph
@@ -20,10 +20,11 @@ from package_builder_dagster.execution.suite_publishing import publish_suite_pac
 from package_builder_dagster.reporting.reports import lint_score, package_report_path
 from package_builder_dagster.orchestration.run_reports import report_run
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
+from package_builder_dagster.execution.output_hazards import OutputHazards
 from package_builder_dagster.execution.package_tasks import PackageTasks
 from package_builder_dagster.execution.scheduler import StateChange, schedule
 from package_builder_dagster.execution.tool_output import first_error_line
-from package_builder_dagster.orchestration.history import op_priorities, run_priorities
+from package_builder_dagster.orchestration.history import op_priorities, remembered_rewriters, run_priorities
 from package_builder_dagster.errors import ToolMissing
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
@@ -198,9 +199,21 @@ def run_packages(
     # (tests wait for every build) they are verified before publishing instead.
     wait_for_success = publisher is not None and config.scheduling.testsAfter == "own-build"
 
+    # Output races (a test that rebuilds its package, `tsc -b` builds reaching one referenced project):
+    # only the step's own scheduler runs tasks of several packages at once.
+    remembered = {} if per_package else remembered_rewriters(context.instance, graph, translator, order, context.log.warning)
+    hazards = None if per_package else OutputHazards(
+        order, {n: graph[n].dependencies for n in order}, {n: graph[n] for n in order}, config.phases, default_checks(),
+        config.testing.enableCoverage, remembered)
+    if hazards:
+        writers = ", ".join(f"{n}#{t} ({w.source})" for (n, t), w in list(hazards.writers.items())[:10])
+        context.log.info(f"output races: tasks that rewrite outputs others read run apart from their readers: {writers or 'none'}"
+                         f"{'; tsc -b builds that reach one referenced project run one at a time' if hazards.tsc else ''}")
+
     def start(name: str, on_state: Any) -> PackageTasks:
         pipeline = PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache)
-        return PackageTasks(pipeline, graph[name], verify_before_build=wait_for_success)
+        return PackageTasks(pipeline, graph[name], verify_before_build=wait_for_success,
+                            marked=hazards.marked(name) if hazards is not None else frozenset(), remembered=remembered.get(name))
 
     context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {slots} task(s) at a time, "
                      f"tests after {config.scheduling.testsAfter}, priority: {priorities.basis}")
@@ -208,7 +221,7 @@ def run_packages(
     try:
         for event in schedule(order, {n: graph[n].dependencies for n in order}, start, slots,
                               tests_after=config.scheduling.testsAfter, wait_for_success=wait_for_success,
-                              priority=priorities.of):
+                              priority=priorities.of, holds=hazards.hold if hazards else None):
             if isinstance(event, StateChange):
                 if event.state != "queued":  # every selected package is queued at the start: not worth an event each
                     context.log.info(state_message(event.package, event.state, event.time, event.detail))

@@ -47,6 +47,27 @@ def history_weights(instance: Any, graph: WorkspaceGraph, translator: PackageTra
     return found
 
 
+def remembered_rewriters(instance: Any, graph: WorkspaceGraph, translator: PackageTranslator, names: list[str],
+                         warn: Callable[[str], None] | None = None) -> dict[str, list[str]]:
+    """Each package's tasks (after its build) whose outputs changed under them in its latest recorded
+    run (`rewrote_outputs`): the scheduler keeps them apart from dependents (execution.output_hazards)."""
+    if instance is None:
+        return {}
+    keys = {translator.get_asset_key(graph[n]): n for n in names}
+    found: dict[str, list[str]] = {}
+    try:
+        for key, entry in instance.get_latest_materialization_events(list(keys)).items():
+            mat = entry.asset_materialization if entry is not None else None
+            record = mat.metadata.get(RECORD_KEY) if mat is not None else None
+            tasks = (record.value.get("rewrote_outputs") or []) if record is not None else []
+            if tasks:
+                found[keys[key]] = [str(t) for t in tasks]
+    except Exception as exc:  # noqa: BLE001 -- the script text still protects; never fail a run over history
+        if warn:
+            warn(f"no output rewrites from earlier runs ({type(exc).__name__}: {exc})")
+    return found
+
+
 def run_priorities(instance: Any, graph: WorkspaceGraph, translator: PackageTranslator, order: list[str],
                    warn: Callable[[str], None] | None = None) -> Priorities:
     """Critical-path priorities for `order`, from the instance's history where it has any."""

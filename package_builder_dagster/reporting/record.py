@@ -69,6 +69,8 @@ class PackageRecord(BaseModel):
     outputs_digest: str | None = None
     cache: CacheInfo | None = None
     priority_basis: str | None = None  # how the run ordered ready work, e.g. "critical-path with default weights"
+    serialized: list[dict[str, Any]] = []  # its tasks kept apart from others' (output races): task, reason, heldBack, waitedFor
+    rewrote_outputs: list[str] = []  # its tasks after the build whose outputs changed under them (read by the next run)
     step: str | None = None  # the Dagster step that ran it (set when read back)
 
     @property
@@ -93,6 +95,7 @@ class PackageRecord(BaseModel):
             plan_exists=outcome.plan_exists, plan_hash=outcome.plan_hash,
             publish=_without_detail(outcome.publish), outputs_count=len(outcome.outputs),
             outputs_digest=outcome.outputs_digest, cache=outcome.cache, priority_basis=outcome.priority_basis,
+            serialized=[dict(e) for e in outcome.serialized], rewrote_outputs=list(outcome.rewrote_outputs),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -66,6 +66,8 @@ def package_report(record: PackageRecord, workflow_id: str, dependencies: list[s
         "cache": cache_record(record),
         "dependencies": dependencies,
         "waitedFor": waited_for,
+        "serialized": [dict(e) for e in record.serialized],
+        "rewroteOutputs": list(record.rewrote_outputs),
     }
 
 
@@ -194,6 +196,9 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
     summary = suite_summary(build_id, log, reports, run_start, run_end, slots)
     summary.update(scheduling_figures(reports, terminal, graph, summary["totalDuration"], slots))
     summary["priority"] = next((r.priority_basis for r in terminal.values() if r.priority_basis), None)
+    # When and why the scheduler kept tasks apart (a task that rewrites outputs others read, `tsc -b`
+    # builds reaching one referenced project): each writer task, its reason, what it held back or waited for.
+    summary["serialized"] = [dict(e) for name in selected if name in terminal for e in terminal[name].serialized]
     if summary["commandTime"] and summary["totalDuration"]:  # busy = commands running, not packages waiting
         summary["slotUtilization"] = round(summary["commandTime"] / (slots * summary["totalDuration"]), 4) if slots else None
     return reports, summary
