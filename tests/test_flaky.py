@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from package_builder_dagster.discovery.config import BuildConfig, TestingConfig
+from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.cli.main import main
+from package_builder_dagster.discovery import config as settings  # (a TestingConfig name here would be collected as a test class)
+from package_builder_dagster.discovery.code_versions import settings_fingerprint
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.commands import CommandRunner
@@ -75,12 +78,12 @@ def _logs(root: Path, short: str) -> list[str]:
 
 # ---- end to end --------------------------------------------------------------------------------------
 
-def test_a_test_that_fails_once_then_passes_is_flaky_and_blocks_nothing(tmp_path, cli):
+def test_a_test_that_fails_once_then_passes_is_flaky_and_blocks_nothing(tmp_path, cli, capsys, monkeypatch):
     root, a = _flaky_workspace(tmp_path / "ws")  # testing.retries at its default (1)
     res = cli("build", "--workspace", str(root))
     assert res.code == 0, res.output
     assert (a / "test-runs.log").read_text().count("run") == 2
-    assert (root / "packages" / "utility" / "b" / "dist" / "index.js").is_file()  # the dependent built
+    assert (root / "packages" / "utilities" / "b" / "dist" / "index.js").is_file()  # the dependent built
     assert re.search(r"^\s*flaky\b.*@ex/a.*attempt 2", res.stdout, re.M), res.stdout
     assert _logs(root, "a") == ["build-build.log", "test-test-retry1.log", "test-test.log"]
 
@@ -98,13 +101,14 @@ def test_a_test_that_fails_once_then_passes_is_flaky_and_blocks_nothing(tmp_path
     assert any("flaky" in w for w in report["warnings"])
     assert next(r for r in summary["packageReports"] if r["packageName"] == "@ex/b")["flakyTests"] is None
 
-    text = cli("report", "--workspace", str(root))
-    assert text.code == 0, text.output
-    line = next(ln for ln in text.stdout.splitlines() if "@ex/a" in ln and "flaky" in ln)
-    assert "1 of 1 run" in line and "1 failed attempt" in line
-    as_json = cli("report", "--workspace", str(root), "--json")
-    assert as_json.code == 0, as_json.output
-    [entry] = json.loads(as_json.stdout)["flakyTests"]
+    # `report` on this run's reports, in process (the CLI's own entry point, no second Dagster start-up)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["report", "--workspace", str(root)]) == 0
+    text = capsys.readouterr().out
+    line = next(ln for ln in text.splitlines() if "@ex/a" in ln and "flaky" in ln)
+    assert "1 of 1 run" in line and "1 failed attempt" in line, text
+    assert main(["report", "--workspace", str(root), "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)["flakyTests"]
     assert entry["packageName"] == "@ex/a" and entry["runs"] == 1 and entry["failedAttempts"] == 1
     assert entry["runIds"] == [summary["runId"]]
 
@@ -160,16 +164,19 @@ def _pipeline(tmp_path: Path, test: str, retries: int = 1, timeout: int = 60) ->
     folder = tmp_path / "pkg"
     folder.mkdir()
     pkg = Package("@ex/p", "1.0.0", "pkg", folder, [], {"test": test})
-    config = BuildConfig(workspaceRoot=tmp_path, testing=TestingConfig(retries=retries), commandTimeoutSeconds=timeout)
+    config = BuildConfig(workspaceRoot=tmp_path, testing=settings.TestingConfig(retries=retries), commandTimeoutSeconds=timeout)
     pipeline = PackagePipeline(config, _ShellPM(pkg), CommandRunner(timeout), tmp_path / "logs", lambda *a: None)  # type: ignore[arg-type]
     return pipeline, pkg, PackageOutcome(name=pkg.name)
 
 
 def test_retries_is_a_setting_from_0_to_5():
-    assert TestingConfig().retries == 1
+    assert settings.TestingConfig().retries == 1
     for bad in (-1, 6):
         with pytest.raises(ValueError):
-            TestingConfig(retries=bad)
+            settings.TestingConfig(retries=bad)
+    # no part of code versions or cache keys: setting it leaves every package fresh
+    fingerprints = {settings_fingerprint(BuildConfig(testing=settings.TestingConfig(retries=n))) for n in (0, 1, 5)}
+    assert len(fingerprints) == 1
 
 
 def test_a_flaky_run_is_recorded_in_process(tmp_path):
