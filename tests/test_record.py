@@ -25,7 +25,7 @@ def test_a_record_round_trips_and_a_bad_one_fails_loudly():
     with pytest.raises(RecordError, match="lintErrors"):
         parse_record(renamed, "run r1")
     with pytest.raises(RecordError, match="version"):
-        parse_record({**data, "version": 2}, "run r1")
+        parse_record({**data, "version": 3}, "run r1")  # a version this one does not know
 
 
 def test_failed_and_blocked_packages_are_observations_with_their_record(tmp_path, cli):

@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     common(u, plan=False)
     u.add_argument("--port", type=int, default=3000)
 
-    r = sub.add_parser("report", help="bottlenecks, failure types, agent effectiveness, waits and parallelism")
+    r = sub.add_parser("report", help="bottlenecks, failure types, agent effectiveness, waits, parallelism and flaky tests")
     common(r, plan=False)
     which = r.add_mutually_exclusive_group()
     which.add_argument("--run", help="one run (its id); default: the latest run")
@@ -344,6 +344,8 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     `began`: the packages whose work started (one without a record was interrupted)."""
     from rich.markup import escape
 
+    from package_builder_dagster.execution.package_pipeline import FLAKY_WARNING
+
     done = [n for n in selected if n in states and states[n].state == "done"]
     failed = [n for n in selected if n in states and states[n].state == "failed"]
     blocked = [n for n in selected if n in states and states[n].state == "blocked"]
@@ -376,7 +378,9 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
                       f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
-    telling = {n: [w for w in states[n].warnings if not w.startswith(("no plan at ", "serialized "))] for n in done}
+    for n in [n for n in selected if n in states and states[n].flaky]:  # passed only on a retry (testing.retries)
+        console.print(f"  [yellow]flaky[/]   {escape(n)}: {escape(_flaky_line(states[n].flaky))}")
+    telling = {n: [w for w in states[n].warnings if not w.startswith(("no plan at ", "serialized ", FLAKY_WARNING))] for n in done}
     warned = [n for n in done if telling[n]]
     for n in warned[:20]:  # e.g. failing tests or checks with testing.failOnError false
         first = telling[n][0]
@@ -408,6 +412,16 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
             console.print(f"suite package {escape(report['packageName'])} ({res['status']}): {escape(str(res.get('message')))}")
     console.print(f"reports: {run_dir} (timeline: {run_dir / 'timeline.html'})")
     return 0 if result.success and not failed and not blocked and not unknown else 1
+
+
+def _flaky_line(flaky: Any) -> str:
+    """`test` passed on attempt 2 (first failure: …), for each flaky script of a package."""
+    failed: dict[str, list[Any]] = {}
+    for attempt in flaky.failedAttempts:
+        failed.setdefault(attempt.script, []).append(attempt)
+    passed = ", ".join(f"`{script}` passed on attempt {len(failed.get(script, [])) + 1}" for script in flaky.scripts)
+    first = flaky.failedAttempts[0].error if flaky.failedAttempts else ""
+    return f"{passed} (first failure: {first[:160]})"
 
 
 def _print_unfinished(console: Any, unknown: list[str], interrupted: list[str]) -> None:
@@ -463,6 +477,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 # ---- report ----------------------------------------------------------------------------------
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from package_builder_dagster.cli.output import make_console, make_table
     from package_builder_dagster.reporting.analysis import analyze
     from package_builder_dagster.reporting.reports import find_runs, read_summaries
@@ -507,6 +523,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     console.print(f"dependency wait: {waits['totalDependencyWait'] / 1000:.1f} s in total; slot wait: {waits['totalSlotWait'] / 1000:.1f} s")
     for w in waits["longest"]:
         console.print(f"  {w['packageName']} waited {w['waitTime'] / 1000:.1f} s for {w['dependency']}")
+    flaky = result["flakyTests"]
+    covered = len(result["runs"])
+    console.print(f"flaky tests (failed, then passed on a retry): {len(flaky) or 'none'}" + (" package(s)" if flaky else ""))
+    for item in flaky:
+        console.print(f"  {escape(item['packageName'])}: flaky in {item['runs']} of {covered} run(s), "
+                      f"{item['failedAttempts']} failed attempt(s); latest: {escape(str(item['lastError'])[:160])}")
     par = result["parallelism"]
     use = par["meanSlotUtilization"]
     console.print(f"parallelism: {par['slots']} slot(s), mean utilization {f'{use:.0%}' if use is not None else 'n/a'}")

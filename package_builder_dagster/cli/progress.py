@@ -52,6 +52,8 @@ class ProgressWatcher:
                         extra = f" in {st.get('phase')}: {st.get('error')}"
                     elif state == "blocked":
                         extra = f" by {st.get('blocked_by')}"
+                    elif state == "testing" and st.get("retry"):
+                        extra = f" (retry {st['retry']} of `{st.get('script')}`, which failed)"
                     elif state == "done":
                         hit = (st.get("cache") or {}).get("hit")
                         extra = f" ({st.get('duration_ms', 0) / 1000:.1f} s{', restored from ' + str(st['cache'].get('source')) + ' cache' if hit else ''})"

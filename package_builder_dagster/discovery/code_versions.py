@@ -137,7 +137,9 @@ class _AllPaths(dict):
 
 def settings_fingerprint(config: BuildConfig, pkg: Package | None = None) -> str:
     """The builder's settings that change what a build runs or checks (the package's own checks too)."""
-    relevant = {"testing": config.testing.model_dump(), "phases": config.phases}
+    # testing.retries changes neither what runs nor what passes (a retry that passes was a pass): not a part,
+    # so setting it keeps every package fresh and every cache key (and the fingerprints of before it existed)
+    relevant = {"testing": config.testing.model_dump(exclude={"retries"}), "phases": config.phases}
     if pkg is not None:
         relevant["checks"] = [c.model_dump() for c in pkg.quality_checks]
         relevant["outputs"] = output_globs(config, pkg)

@@ -23,6 +23,9 @@ class TestingConfig(_Model):
     enableCoverage: bool = True
     minCoveragePercent: float = Field(default=80.0, ge=0, le=100)
     failOnError: bool = True
+    # A test run that fails is run again up to this many times (never a build, a check, a missing tool, a
+    # timeout or a cancelled run); one that passes on a retry succeeds its package and is reported flaky.
+    retries: int = Field(default=1, ge=0, le=5)
 
 
 class PublishingConfig(_Model):

@@ -71,6 +71,31 @@ class StepRun:
 
 
 @dataclass
+class FailedAttempt:
+    """A test run that failed before a retry passed: its script, attempt number (1 = the first run),
+    exit code, first error line and log."""
+
+    script: str
+    attempt: int
+    exitCode: int | None
+    error: str
+    log: str | None = None
+
+
+@dataclass
+class FlakyTests:
+    """Tests that failed and then passed on a retry (testing.retries): `attempts` counts the runs of the
+    flaky scripts (the passing ones included), `failedAttempts` the runs that failed."""
+
+    attempts: int
+    failedAttempts: list[FailedAttempt] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)
+
+
+FLAKY_WARNING = "flaky test: "  # how the warning of a test that passed on a retry begins
+
+
+@dataclass
 class PackageOutcome:
     """What happened to one package in one run."""
 
@@ -106,6 +131,7 @@ class PackageOutcome:
     priority_basis: str | None = None  # how the run ordered ready work (stated in the run summary)
     serialized: list[dict[str, Any]] = field(default_factory=list)  # its tasks the scheduler kept apart from others (output races)
     rewrote_outputs: list[str] = field(default_factory=list)  # its tasks (after the build) whose outputs changed under them
+    flaky: FlakyTests | None = None  # tests that passed only on a retry
 
     @property
     def ok(self) -> bool:
@@ -338,11 +364,12 @@ class PackagePipeline:
         return "\n".join(outputs)
 
     def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
-        """Run the test scripts (with coverage where the runner can measure it); None when none ran."""
+        """Run the test scripts (with coverage where the runner can measure it); None when none ran.
+        A failing run is run again up to testing.retries times; one that passes on a retry is flaky."""
         self.on_state(pkg.name, "testing", {})
         testing = self.config.testing
         ran, ok, outputs = False, True, []
-        out.coverage_note = None
+        out.coverage_note = None  # (out.flaky is kept: a test flaky before a fix re-ran the tests was flaky in this run)
         (pkg.dir / "coverage" / "coverage-summary.json").unlink(missing_ok=True)  # never read a stale summary
         for script in self.config.phases.get("test", []):
             chosen = script
@@ -352,7 +379,8 @@ class PackagePipeline:
                 self._record(out, "test", script, None)
                 continue
             args = self._coverage_args(pkg, out, pkg.scripts[chosen]) if testing.enableCoverage and chosen == script else None
-            result = self._run(pkg, "test", chosen, self.pm.run_script(chosen, args or []))
+            argv, label = self.pm.run_script(chosen, args or []), chosen
+            result = self._run(pkg, "test", label, argv)
             text = result.read_output()
             rejected = flags_rejected(text) if args and not result.ok else None
             if rejected:  # never fail a package through flags of this tool's: the package's own run counts
@@ -360,15 +388,19 @@ class PackagePipeline:
                 out.timings["test"] += result.duration_ms
                 out.warnings.append(f"`{chosen}` failed with this tool's coverage flags ({rejected}); ran it again as the package defines it")
                 out.coverage_note = "not measured: the test runner rejected the coverage flags"
-                result = self._run(pkg, "test", f"{chosen}-without-coverage", self.pm.run_script(chosen))
+                argv, label = self.pm.run_script(chosen), f"{chosen}-without-coverage"
+                result = self._run(pkg, "test", label, argv)
                 text = result.read_output()
+            result, text, failed = self._retry(pkg, out, chosen, label, argv, result, text)
             self._record(out, "test", chosen, result)
             out.timings["test"] += result.duration_ms
             ran = True
             outputs.append(text)
             if not result.ok:
                 ok = False
-                message = f"`{chosen}` failed (exit {result.exit_code}): {first_error_line(text)}"
+                exits = ", ".join(dict.fromkeys(str(c) for c in [*(a.exitCode for a in failed), result.exit_code]))
+                tries = f" in all {len(failed) + 1} attempts" if failed else ""  # testing.retries 0: the message of old
+                message = f"`{chosen}` failed (exit {exits}){tries}: {first_error_line(text)}"
                 hint = self._undeclared_hint(pkg, text)
                 if hint:
                     message += f" ({hint})"
@@ -376,7 +408,29 @@ class PackagePipeline:
                     failures = [Failure("test", first_error_line(text), command=f"run {chosen}", output_tail=result.tail)]
                     raise PhaseFailed("test", message, result.tail, failures, fixable=self.fixable_runs and not crashed(result))
                 out.warnings.append(message)
+            elif failed:
+                flaky = out.flaky = out.flaky or FlakyTests(0)
+                flaky.attempts += len(failed) + 1
+                flaky.failedAttempts.extend(failed)
+                flaky.scripts.append(chosen)
+                out.warnings.append(f"{FLAKY_WARNING}`{chosen}` failed {len(failed)} time(s), then passed on attempt {len(failed) + 1} "
+                                    f"of {testing.retries + 1} (first failure: {failed[0].error})")
         return (ok if ran else None), "\n".join(outputs)
+
+    def _retry(self, pkg: Package, out: PackageOutcome, script: str, label: str, argv: list[str], result: CommandResult,
+               text: str) -> tuple[CommandResult, str, list[FailedAttempt]]:
+        """Run a failed test again, up to testing.retries times, through the same runner (a cancel stops it;
+        a missing tool, a timeout or a cancel raises in `_run`, never retried); the last result, its
+        output, and the attempts that failed before it. Each failed attempt stays a step with its own log."""
+        failed: list[FailedAttempt] = []
+        while not result.ok and len(failed) < self.config.testing.retries:
+            failed.append(FailedAttempt(script, len(failed) + 1, result.exit_code, first_error_line(text), str(result.log_path)))
+            self._record(out, "test", f"{script} (attempt {len(failed)})", result)
+            out.timings["test"] += result.duration_ms
+            self.on_state(pkg.name, "testing", {"retry": len(failed), "script": script})
+            result = self._run(pkg, "test", f"{label}-retry{len(failed)}", argv)
+            text = result.read_output()
+        return result, text, failed
 
     def _coverage_args(self, pkg: Package, out: PackageOutcome, script: str) -> list[str] | None:
         """This tool's coverage flags for a test script, only where its runner can measure coverage."""
@@ -519,7 +573,8 @@ def cache_record(out: PackageOutcome, warnings: list[str]) -> dict[str, Any]:
     return {
         "timings": dict(out.timings), "coverage": out.coverage, "coverage_note": out.coverage_note,
         "lint_errors": out.lint_errors, "lint_warnings": out.lint_warnings, "typescript_errors": out.typescript_errors,
-        "tests_passed": out.tests_passed, "warnings": list(warnings),
+        # A flaky test is news of the run that ran it: a hit replays no flaky warning (nor `flaky`).
+        "tests_passed": out.tests_passed, "warnings": [w for w in warnings if not w.startswith(FLAKY_WARNING)],
         "checks": {name: {"passed": c.passed, "ran": c.ran, "description": c.description, "warning_only": c.warning_only,
                           "metadata": {k: v for k, v in c.metadata.items() if k not in ("output_tail", "log")}}
                    for name, c in out.checks.items()},

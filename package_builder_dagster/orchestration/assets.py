@@ -61,6 +61,11 @@ def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) ->
     score = lint_score(outcome.lint_errors, outcome.lint_warnings)
     if score is not None:
         meta["lint_score"] = score
+    if outcome.flaky:  # tests that failed, then passed on a retry (testing.retries)
+        meta["flaky_test_attempts"] = outcome.flaky.attempts
+        meta["flaky_failed_attempts"] = len(outcome.flaky.failedAttempts)
+        rows = [f"| `{a.script}` | {a.attempt} | {a.exitCode} | {a.error.replace('|', '/')} |" for a in outcome.flaky.failedAttempts]
+        meta["flaky_tests"] = dg.MetadataValue.md("| script | attempt | exit | first error |\n|---|---|---|---|\n" + "\n".join(rows))
     if outcome.publish:
         meta.update(publish_metadata(outcome.publish))
     meta.update(cache_metadata(outcome))

@@ -1,5 +1,5 @@
-"""The seed's "Report Usage": bottlenecks, failure types, agent effectiveness, waits and parallelism,
-read back from the JSON reports of one run or of the runs in a date range. No Dagster here."""
+"""The seed's "Report Usage": bottlenecks, failure types, agent effectiveness, waits, parallelism and
+flaky tests, read back from the JSON reports of one run or of the runs in a date range. No Dagster here."""
 
 from __future__ import annotations
 
@@ -45,8 +45,28 @@ def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:
             "totalSlotWait": sum(r.get("slotWaitTime", 0) for _, r in reports),
             "longest": [{"packageName": p, "dependency": d, "waitTime": w} for p, d, w in waits[:top]],
         },
+        "flakyTests": flaky_tests(runs),
         "parallelism": {
             "slots": max((s.get("slots") or 0 for s in runs), default=0),
             "meanSlotUtilization": round(sum(utilization) / len(utilization), 4) if utilization else None,
         },
     }
+
+
+def flaky_tests(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The packages whose tests were flaky (failed, then passed on a retry) in `runs` (oldest first): in
+    how many runs, how many failed attempts in all, which runs, the first error of the latest; most
+    often flaky first. Reports written before flaky tests were recorded have none."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for r in run.get("packageReports") or []:
+            flaky = r.get("flakyTests")
+            if not flaky:
+                continue
+            entry = found.setdefault(r["packageName"], {"packageName": r["packageName"], "runs": 0, "failedAttempts": 0,
+                                                        "runIds": [], "lastError": None})
+            entry["runs"] += 1
+            entry["failedAttempts"] += len(flaky.get("failedAttempts") or [])
+            entry["runIds"].append(run.get("runId"))
+            entry["lastError"] = next((a.get("error") for a in flaky.get("failedAttempts") or []), entry["lastError"])
+    return sorted(found.values(), key=lambda e: (-e["runs"], -e["failedAttempts"], e["packageName"]))

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from package_builder_dagster.execution.fix_agents import FixAttempt
 from package_builder_dagster.cache.package_cache import CacheInfo
 from package_builder_dagster.execution.output_parsers import Failure
-from package_builder_dagster.execution.package_pipeline import PackageOutcome, StepRun
+from package_builder_dagster.execution.package_pipeline import FlakyTests, PackageOutcome, StepRun
 from package_builder_dagster.execution.publishing import PublishOutcome
 from package_builder_dagster.errors import RecordError
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: `flaky` (tests that passed on a retry); version 1 records (without it) still read
 RECORD_KEY = "package_builder/record"  # the metadata entry that holds it
 TERMINAL = ("done", "failed", "blocked")
 
@@ -38,7 +38,7 @@ class PackageRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1] = RECORD_VERSION
+    version: Literal[1, 2] = RECORD_VERSION
     package: str
     state: Literal["done", "failed", "blocked"]
     time: str
@@ -71,7 +71,14 @@ class PackageRecord(BaseModel):
     priority_basis: str | None = None  # how the run ordered ready work, e.g. "critical-path with default weights"
     serialized: list[dict[str, Any]] = []  # its tasks kept apart from others' (output races): task, reason, heldBack, waitedFor
     rewrote_outputs: list[str] = []  # its tasks after the build whose outputs changed under them (read by the next run)
+    flaky: FlakyTests | None = None  # version 2: tests that failed, then passed on a retry (testing.retries)
     step: str | None = None  # the Dagster step that ran it (set when read back)
+
+    @model_validator(mode="after")
+    def _fields_of_its_version(self) -> "PackageRecord":
+        if self.version == 1 and self.flaky is not None:
+            raise ValueError("a version 1 record has no `flaky`")
+        return self
 
     @property
     def status(self) -> str:
@@ -96,6 +103,7 @@ class PackageRecord(BaseModel):
             publish=_without_detail(outcome.publish), outputs_count=len(outcome.outputs),
             outputs_digest=outcome.outputs_digest, cache=outcome.cache, priority_basis=outcome.priority_basis,
             serialized=[dict(e) for e in outcome.serialized], rewrote_outputs=list(outcome.rewrote_outputs),
+            flaky=outcome.flaky,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def package_report(record: PackageRecord, workflow_id: str, dependencies: list[s
         "warnings": list(record.warnings),
         "failures": [{k: v for k, v in asdict(f).items() if k != "output_tail"} for f in record.failures],
         "fixCommit": record.fix_commit,
+        "flakyTests": asdict(record.flaky) if record.flaky else None,  # tests that passed only on a retry
         "publish": publish_record(asdict(record.publish) if record.publish else None),
         "cache": cache_record(record),
         "dependencies": dependencies,
@@ -262,7 +263,8 @@ def scheduling_figures(reports: list[dict[str, Any]], records: dict[str, Package
 
 
 def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], started: str | None, ended: str | None, slots: int) -> dict[str, Any]:
-    """The seed's BuildReport plus blocked, run id and status, selection, critical path, slot utilization."""
+    """The seed's BuildReport plus blocked, run id and status, selection, critical path, slot utilization,
+    flaky packages."""
     wall = _ms(started, ended)
     busy = sum(_ms(r["runStart"], r["endTime"]) for r in reports if r.get("runStart") and r.get("endTime"))
     by_time = sorted((r for r in reports if r["status"] != "blocked"), key=lambda r: r["duration"], reverse=True)
@@ -284,6 +286,7 @@ def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], starte
         "totalFixAttempts": sum(len(r["fixAttempts"]) for r in reports),
         "slowestPackages": [{k: r[k] for k in brief} for r in by_time[:5]],
         "mostFixAttempts": [{"packageName": r["packageName"], "fixAttempts": len(r["fixAttempts"])} for r in by_fix[:5]],
+        "flakyPackages": flaky_packages(reports),
         "totalWaitTime": sum(w["waitTime"] for r in reports for w in r["waitedFor"]),
         "totalSlotWaitTime": sum(r["slotWaitTime"] for r in reports),
         "criticalPath": critical_path(reports),
@@ -292,6 +295,13 @@ def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], starte
         "slotUtilization": round(busy / (slots * wall), 4) if wall > 0 and slots else None,
         "packageReports": reports,
     }
+
+
+def flaky_packages(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The packages whose tests failed and then passed on a retry: attempts, failed attempts, first error."""
+    return [{"packageName": r["packageName"], "attempts": flaky["attempts"], "failedAttempts": len(flaky["failedAttempts"]),
+             "firstError": flaky["failedAttempts"][0]["error"] if flaky["failedAttempts"] else None}
+            for r in reports if (flaky := r.get("flakyTests"))]
 
 
 def write_run_reports(reports_dir: Path, reports: list[dict[str, Any]], summary: dict[str, Any], html: str | None = None) -> Path:
