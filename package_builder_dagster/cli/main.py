@@ -201,6 +201,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     from package_builder_dagster.cli.output import make_console
     from package_builder_dagster.cli.progress import ProgressWatcher
+    from package_builder_dagster.orchestration.progress_file import progress_path
     from package_builder_dagster.orchestration.definitions import build_definitions, discover_for
     from package_builder_dagster.orchestration.launch import execute_build_run, finished_run, wait_for
     from package_builder_dagster.orchestration.instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
@@ -283,7 +284,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     run_id, proc = execute_build_run(instance, config, translator, keys, {**process_tags(), **commit_tags},
                                      config.logs_dir / "run-processes" / f"{os.getpid()}.log", graph)
     mark_unreported(Path(instance.root_directory), run_id, os.getpid(), proc.pid)  # a killed CLI: the next command reports it
-    watcher = ProgressWatcher(instance, run_id, selected, console)
+    watcher = ProgressWatcher(instance, run_id, selected, console, progress_path(config.logs_dir, run_id))
     watcher.start()
     started = time.monotonic()
     try:

@@ -132,6 +132,8 @@ class PackageOutcome:
     serialized: list[dict[str, Any]] = field(default_factory=list)  # its tasks the scheduler kept apart from others (output races)
     rewrote_outputs: list[str] = field(default_factory=list)  # its tasks (after the build) whose outputs changed under them
     flaky: FlakyTests | None = None  # tests that passed only on a retry
+    states: list[tuple[str, str]] = field(default_factory=list)  # (state, time) of each change, "started" first
+    slot_wait_ms: int = 0  # how long its first task waited for a free slot
 
     @property
     def ok(self) -> bool:

@@ -10,7 +10,8 @@ import dagster as dg
 from package_builder_dagster.execution.fix_agents import Agents
 from package_builder_dagster.cache.package_cache import PackageCache, make_artifact_cache
 from package_builder_dagster.discovery.config import BuildConfig, default_checks
-from package_builder_dagster.orchestration.run_events import final_states, state_message
+from package_builder_dagster.orchestration.progress_file import ProgressWriter, progress_path
+from package_builder_dagster.orchestration.run_events import final_states, progress_payload, state_message
 from package_builder_dagster.reporting.record import RECORD_KEY, PackageRecord
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.distributed.provenance import worker_metadata
@@ -222,21 +223,38 @@ def run_packages(
 
     context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {slots} task(s) at a time, "
                      f"tests after {config.scheduling.testsAfter}, priority: {priorities.basis}")
+    progress = ProgressWriter(progress_path(config.logs_dir, run_id))
+    marks: dict[str, list[tuple[str, str]]] = {}  # each package's state changes, kept in its record
+    slot_waits: dict[str, int] = {}
+
+    def follow(change: StateChange) -> None:
+        """A state change goes to the progress file and the package's record; Dagster's log gets one
+        line per package, when it starts (what the UI shows of a running package besides its result)."""
+        if change.state == "queued":  # every selected package is queued at the start
+            return
+        progress.write({"package": change.package, "state": change.state, "time": change.time, **change.detail})
+        marks.setdefault(change.package, []).append((change.state, change.time))
+        if change.state == "started":
+            slot_waits[change.package] = int(change.detail.get("slot_wait_ms", 0))
+            context.log.info(state_message(change.package, change.state, change.time, change.detail))
+
     completed = False
     try:
         for event in schedule(order, {n: graph[n].dependencies for n in order}, start, slots,
                               tests_after=config.scheduling.testsAfter, wait_for_success=wait_for_success,
                               priority=priorities.of, holds=hazards.hold if hazards else None):
             if isinstance(event, StateChange):
-                if event.state != "queued":  # every selected package is queued at the start: not worth an event each
-                    context.log.info(state_message(event.package, event.state, event.time, event.detail))
+                follow(event)
                 continue
             outcome = event.outcome
             pkg = graph[outcome.name]
             key = translator.get_asset_key(pkg)
             # The package's typed record is what the reports, the CLI and suite publishing read back.
             outcome.priority_basis = priorities.basis
-            record = {RECORD_KEY: dg.MetadataValue.json(PackageRecord.from_outcome(outcome, outcome.end_time or now_iso()).to_json())}
+            outcome.states, outcome.slot_wait_ms = marks.pop(outcome.name, []), slot_waits.pop(outcome.name, 0)
+            typed = PackageRecord.from_outcome(outcome, outcome.end_time or now_iso())
+            progress.write(progress_payload(typed))
+            record = {RECORD_KEY: dg.MetadataValue.json(typed.to_json())}
             if outcome.ok:
                 path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
                 yield dg.MaterializeResult(asset_key=key, metadata={
@@ -264,6 +282,7 @@ def run_packages(
             context.log.info(f"artifact cache: {artifacts.hits_local} local hit(s), {artifacts.hits_remote} remote hit(s), "
                              f"{artifacts.misses} miss(es), {artifacts.puts} stored")
     finally:
+        progress.close()
         if not completed:  # interrupted (Ctrl-C, terminate from the UI) or crashed: kill every command
             runner.cancel()
     if failed:

@@ -56,10 +56,15 @@ def read_states(instance: Any, run_id: str, cursor: str | None = None) -> tuple[
             continue
         record = record_of(entry)
         if record:
-            states.append({"package": record.package, "state": record.state, "time": record.time, "phase": record.phase,
-                           "error": record.error, "blocked_by": record.blocked_by, "duration_ms": record.duration_ms,
-                           "cache": {"hit": record.cache.hit, "source": record.cache.source} if record.cache else None})
+            states.append(progress_payload(record))
     return states, conn.cursor if conn.records else cursor
+
+
+def progress_payload(record: PackageRecord) -> dict[str, Any]:
+    """A package's end as a progress line: its state, and what the CLI prints of it."""
+    return {"package": record.package, "state": record.state, "time": record.time, "phase": record.phase,
+            "error": record.error, "blocked_by": record.blocked_by, "duration_ms": record.duration_ms,
+            "cache": {"hit": record.cache.hit, "source": record.cache.source} if record.cache else None}
 
 
 def final_states(instance: Any, run_id: str) -> dict[str, PackageRecord]:
@@ -110,4 +115,5 @@ def read_run(instance: Any, run_id: str) -> RunLog:
                   payloads, records, list(warnings))
 
 
-__all__ = ["MARK", "TERMINAL", "RunLog", "final_states", "parse_message", "read_run", "read_states", "record_of", "state_message"]
+__all__ = ["MARK", "TERMINAL", "RunLog", "final_states", "parse_message", "progress_payload", "read_run", "read_states",
+           "record_of", "state_message"]

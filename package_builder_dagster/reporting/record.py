@@ -72,6 +72,8 @@ class PackageRecord(BaseModel):
     serialized: list[dict[str, Any]] = []  # its tasks kept apart from others' (output races): task, reason, heldBack, waitedFor
     rewrote_outputs: list[str] = []  # its tasks after the build whose outputs changed under them (read by the next run)
     flaky: FlakyTests | None = None  # version 2: tests that failed, then passed on a retry (testing.retries)
+    states: list[tuple[str, str]] = []  # version 2: (state, time) of each change in the run, "started" first
+    slot_wait_ms: int = 0  # version 2: how long its first task waited for a free slot
     step: str | None = None  # the Dagster step that ran it (set when read back)
 
     @model_validator(mode="after")
@@ -103,7 +105,7 @@ class PackageRecord(BaseModel):
             publish=_without_detail(outcome.publish), outputs_count=len(outcome.outputs),
             outputs_digest=outcome.outputs_digest, cache=outcome.cache, priority_basis=outcome.priority_basis,
             serialized=[dict(e) for e in outcome.serialized], rewrote_outputs=list(outcome.rewrote_outputs),
-            flaky=outcome.flaky,
+            flaky=outcome.flaky, states=list(outcome.states), slot_wait_ms=outcome.slot_wait_ms,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -182,6 +182,8 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
         waited = [{"packageName": d, "waitTime": max(0, _ms(run_start, terminal[d].end_time or terminal[d].time)) if d in terminal else 0}
                   for d in pkg.dependencies]
         report = package_report(record, f"{log.run_id}:{step}", list(pkg.dependencies), waited)
+        if record.states:  # the record keeps its state changes (older runs logged them as events)
+            events = [{"state": state, "time": time, "slot_wait_ms": record.slot_wait_ms} for state, time in record.states]
         started = next((p for p in events if p["state"] == "started"), None)
         report["runStart"] = started["time"] if started else None
         report["slotWaitTime"] = int((started or {}).get("slot_wait_ms", 0))
