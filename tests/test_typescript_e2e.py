@@ -47,6 +47,9 @@ def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
     manifest = json.loads(manifest_path.read_text())
     manifest["scripts"]["build"] = "node -e \"require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/index.js','export {};')\""
     manifest_path.write_text(json.dumps(manifest))
+    # the strict gates (the built-in typescript and coverage checks fail packages): issue 21 made them opt-in
+    (root / "production" / "configs").mkdir(parents=True)
+    (root / "production" / "configs" / "build-env.json").write_text(json.dumps({"quality": {"preset": "strict"}}))
     res = cli("build", "--workspace", str(root), "--concurrency", "2")
     assert res.code == 1, res.output
     out = res.stdout

@@ -19,13 +19,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 
 
+DEFAULT_MIN_COVERAGE = 80.0
+
+
 class TestingConfig(_Model):
     enableCoverage: bool = True
-    minCoveragePercent: float = Field(default=80.0, ge=0, le=100)
+    # None: not set. The built-in `coverage` check then compares with 80 % but only warns (see
+    # BuildConfig.strict_quality); set (to any value, 80 too), it is a gate as in the seed.
+    minCoveragePercent: float | None = Field(default=None, ge=0, le=100)
     failOnError: bool = True
     # A test run that fails is run again up to this many times (never a build, a check, a missing tool, a
     # timeout or a cancelled run); one that passes on a retry succeeds its package and is reported flaky.
     retries: int = Field(default=1, ge=0, le=5)
+
+    @property
+    def min_coverage(self) -> float:
+        """The coverage threshold in use: the configured one, else 80 %."""
+        return DEFAULT_MIN_COVERAGE if self.minCoveragePercent is None else self.minCoveragePercent
 
 
 class PublishingConfig(_Model):
@@ -41,32 +51,58 @@ PARSERS = ("generic", "eslint", "eslint-json", "tsc", "vitest", "vitest-json", "
 BUILTIN_CHECKS = ("lint", "typescript", "coverage")
 
 
+TYPECHECK_SCRIPTS = ("typecheck", "check-types", "tsc")  # a package's own type-check script, first found
+
+
 class QualityCheck(_Model):
-    """One quality gate: a built-in check, or a command (argument list, run in the package folder) and its parser."""
+    """One quality gate: a built-in check, a command (argument list, run in the package folder) or a
+    package script (run through the package manager), and its parser. `warnOnly`: a failure is a
+    warning (asset check severity WARN, a report warning), never a failed package or a fix attempt."""
 
     name: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_]+$")
     builtin: Literal["lint", "typescript", "coverage"] | None = None
     command: list[str] | None = Field(default=None, min_length=1)
+    script: str | None = Field(default=None, min_length=1)
     parser: Literal[PARSERS] = "generic"  # type: ignore[valid-type]
     timeoutSeconds: int | None = Field(default=None, ge=1)
+    warnOnly: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> "QualityCheck":
-        if (self.builtin is None) == (self.command is None):
-            raise ValueError("give exactly one of `builtin` and `command`")
+        if sum(kind is not None for kind in (self.builtin, self.command, self.script)) != 1:
+            raise ValueError("give exactly one of `builtin`, `command` and `script`")
         return self
 
 
 def default_checks() -> list[QualityCheck]:
+    """The strict gates (the seed's): lint, typescript and coverage, each failing the package."""
     return [QualityCheck(name=name, builtin=name) for name in BUILTIN_CHECKS]
 
 
+def own_checks(scripts: Mapping[str, str]) -> list[QualityCheck]:
+    """The gates when the user chose none: the package's own `lint` script and its own type-check
+    script (`typecheck`, `check-types` or `tsc`, parsed as tsc output) fail it; the built-in
+    typescript and coverage checks still run, warning only."""
+    gates = [QualityCheck(name="lint", builtin="lint")]
+    own = next((s for s in TYPECHECK_SCRIPTS if s in scripts), None)
+    if own is not None:
+        gates.append(QualityCheck(name="typecheck", script=own, parser="tsc"))
+    gates += [QualityCheck(name=n, builtin=n, warnOnly=True) for n in ("typescript", "coverage")]
+    return gates
+
+
 class QualityConfig(_Model):
-    checks: list[QualityCheck] = Field(default_factory=default_checks)
+    # None: not set (own checks unless testing.minCoveragePercent is set; see BuildConfig.strict_quality)
+    checks: list[QualityCheck] | None = None
+    # "strict": the seed's gates (default_checks) even with nothing else set; "own": the repository's
+    # own checks (own_checks) even with testing.minCoveragePercent set (then the warnings' threshold).
+    preset: Literal["own", "strict"] | None = None
 
     @model_validator(mode="after")
-    def _unique(self) -> "QualityConfig":
-        names = [c.name for c in self.checks]
+    def _consistent(self) -> "QualityConfig":
+        if self.checks is not None and self.preset is not None:
+            raise ValueError("give `preset` or `checks`, not both (a `checks` list is always strict)")
+        names = [c.name for c in self.checks or []]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"check names must be unique: {', '.join(duplicates)}")
@@ -264,11 +300,22 @@ class BuildConfig(_Model):
             return Path(env).expanduser().resolve()
         return self.dagster.home or self.root / "production" / ".dagster"
 
-    def checks_for(self, settings: dict[str, Any], where: str) -> list[QualityCheck]:
-        """A package's quality checks: its `packageBuilder.quality.checks` when given, else `quality.checks`."""
+    @property
+    def strict_quality(self) -> bool:
+        """Whether the built-in gates fail packages: `quality.preset` says so, else the user set
+        `quality.checks` or `testing.minCoveragePercent` (set at all, whatever the value)."""
+        if self.quality.preset is not None:
+            return self.quality.preset == "strict"
+        return self.quality.checks is not None or self.testing.minCoveragePercent is not None
+
+    def checks_for(self, settings: dict[str, Any], where: str, scripts: Mapping[str, str] | None = None) -> list[QualityCheck]:
+        """A package's quality checks: its `packageBuilder.quality.checks` when given, else
+        `quality.checks`, else the strict defaults or (nothing chosen) its own checks (`scripts`)."""
         own = (settings.get("quality") or {}).get("checks") if isinstance(settings.get("quality"), dict) else None
         if own is None:
-            return self.quality.checks
+            if self.quality.checks is not None:
+                return self.quality.checks
+            return default_checks() if self.strict_quality else own_checks(scripts or {})
         try:
             return QualityConfig.model_validate({"checks": own}).checks
         except ValidationError as err:

@@ -19,7 +19,8 @@ def discover_for(config: BuildConfig, versions_only: bool = False) -> WorkspaceG
     graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations, undeclared)
     assign_plan_paths(graph, config.plans_dir)
     for pkg in graph:
-        pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality")
+        pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality",
+                                               pkg.scripts)
         pkg.output_globs = output_globs(config, pkg)
     assign_code_versions(graph, config)
     if versions_only:

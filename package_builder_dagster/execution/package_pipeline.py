@@ -55,7 +55,7 @@ class CheckOutcome:
     ran: bool
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
-    warning_only: bool = False  # failed, but testing.failOnError is false
+    warning_only: bool = False  # a warn-only gate, or failed while testing.failOnError is false
     failures: list[Failure] = field(default_factory=list)
 
 
@@ -471,15 +471,21 @@ class PackagePipeline:
         else:
             check = self.check_command(pkg, out, gate)
         check.name = gate.name
+        check.warning_only = check.warning_only or gate.warnOnly
         with _TIMINGS:  # checks of one package run in parallel
             out.timings["quality"] += int((time.monotonic() - started) * 1000)
         return check
 
     def judge_checks(self, out: PackageOutcome, checks: list[CheckOutcome]) -> None:
-        """Record the checks; raise when one failed and testing.failOnError is on, else warn."""
-        failed = [c for c in checks if c.ran and not c.passed]
+        """Record the checks; raise when one failed and testing.failOnError is on, else warn. A
+        warn-only gate that failed is a warning, whatever failOnError says (no fix loop either)."""
+        failed = [c for c in checks if c.ran and not c.passed and not c.warning_only]
         for check in checks:
             out.checks[check.name] = check
+            if check.ran and not check.passed and check.warning_only:
+                message = f"{check.name} (warning only, not a gate without a strict config): {check.description}"
+                if message not in out.warnings:  # the fix loop judges again
+                    out.warnings.append(message)
         if failed:
             message = "quality checks failed: " + "; ".join(f"{c.name}: {c.description}" for c in failed)
             if self.config.testing.failOnError:
@@ -490,13 +496,19 @@ class PackagePipeline:
             out.warnings.append(message)
 
     def check_command(self, pkg: Package, out: PackageOutcome, gate: QualityCheck) -> CheckOutcome:
-        """A configured gate: its command in the package folder, its output read by its parser."""
-        assert gate.command
-        result = self._run(pkg, "quality", gate.name, list(gate.command), timeout=gate.timeoutSeconds)
-        self._record(out, "quality", gate.name, result)
+        """A configured gate: its command in the package folder (or the package's script, through the
+        package manager), its output read by its parser."""
+        if gate.script is not None:
+            if gate.script not in pkg.scripts:
+                return CheckOutcome(gate.name, True, False, f"not run: the package has no `{gate.script}` script")
+            argv, command = self.pm.run_script(gate.script), f"run {gate.script}"
+        else:
+            assert gate.command
+            argv, command = list(gate.command), " ".join(gate.command)
+        result = self._run(pkg, "quality", gate.name, argv, timeout=gate.timeoutSeconds)
+        self._record(out, "quality", gate.script or gate.name, result)
         text = result.read_output()
-        command = " ".join(gate.command)
-        failures = parse_output(gate.parser, result.exit_code, text, result.tail, command, pkg.dir, self.config.testing.minCoveragePercent)
+        failures = parse_output(gate.parser, result.exit_code, text, result.tail, command, pkg.dir, self.config.testing.min_coverage)
         meta: dict[str, Any] = {"exit_code": result.exit_code, "log": str(result.log_path), "parser": gate.parser, **failure_metadata(failures)}
         if result.ok and not failures:
             return CheckOutcome(gate.name, True, True, f"`{command}` passed", meta)
@@ -560,12 +572,12 @@ class PackagePipeline:
         out.coverage = cov
         pct = cov.get("lines", cov.get("statements", 0.0))
         meta: dict[str, Any] = {f"{k}_pct": v for k, v in cov.items()}
-        meta["min_pct"] = testing.minCoveragePercent
-        if pct < testing.minCoveragePercent:
-            message = f"line coverage {pct:.1f}% is below {testing.minCoveragePercent:g}%"
+        meta["min_pct"] = testing.min_coverage
+        if pct < testing.min_coverage:
+            message = f"line coverage {pct:.1f}% is below {testing.min_coverage:g}%"
             failure = Failure("coverage", message + ": add tests for the uncovered code", command="run test (coverage)")
             return CheckOutcome("coverage", False, True, message, meta, failures=[failure])
-        return CheckOutcome("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.minCoveragePercent:g}%)", meta)
+        return CheckOutcome("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.min_coverage:g}%)", meta)
 
 
 # ---- what the artifact cache records of a package -----------------------------------------------

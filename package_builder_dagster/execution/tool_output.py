@@ -61,6 +61,7 @@ VITEST_COVERAGE_PROVIDERS = ("@vitest/coverage-v8", "@vitest/coverage-istanbul")
 _FLAGS_REJECTED = re.compile(
     r"MISSING DEPENDENCY|(?:Cannot find|Failed to load).*@vitest/coverage-|Failed to load coverage provider"
     r"|[Uu]nknown (?:option|argument|flag)|Unrecognized CLI Parameter|does not meet (?:the )?(?:global )?threshold"
+    r"|coverage threshold for \w+ \([^)]*\) not met"  # jest's
 )
 
 

@@ -13,7 +13,7 @@ from package_builder_dagster.discovery.config import default_checks
 CHECK_DESCRIPTIONS = {
     "lint": "The package's `lint` script (ESLint) passes with no errors.",
     "typescript": "No TypeScript errors: the build's own tsc diagnostics, or `tsc --noEmit` where the build is not tsc.",
-    "coverage": "Line coverage of the test run is at least testing.minCoveragePercent.",
+    "coverage": "Line coverage of the test run is at least testing.minCoveragePercent (80 when not set).",
 }
 
 
@@ -85,7 +85,12 @@ class PackageTranslator:
         for check in pkg.quality_checks or default_checks():
             if check.builtin:
                 description = CHECK_DESCRIPTIONS[check.builtin]
+            elif check.script:
+                description = f"The package's own `{check.script}` script, read with the `{check.parser}` parser."
             else:
                 description = f"`{' '.join(check.command)}` in the package folder, read with the `{check.parser}` parser."
+            if check.warnOnly:
+                description += (" Warning only (severity WARN, never fails the package): the config sets neither "
+                                "quality.checks nor testing.minCoveragePercent; quality.preset \"strict\" makes it a gate.")
             specs.append(dg.AssetCheckSpec(check.name, asset=key, description=description))
         return specs

@@ -54,6 +54,9 @@ def package_report(record: PackageRecord, workflow_id: str, dependencies: list[s
             "typeScriptErrors": record.typescript_errors,
             "passed": record.status == "success" and all(c.passed or c.warning_only for c in record.checks.values()),
         },
+        # each gate as its asset check reports it: severity warn when it only warns (or did not run)
+        "checks": {name: {"passed": c.passed, "ran": c.ran, "severity": "warn" if (c.warning_only or not c.ran) else "error",
+                          "description": c.description} for name, c in record.checks.items()},
         "fixAttempts": [asdict(a) for a in record.fix_attempts],
         "status": record.status,
         "phase": record.phase,
