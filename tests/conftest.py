@@ -106,3 +106,29 @@ def open_dagster_page(playwright, url: str, height: int = 1200, timeout_ms: int 
     except Exception:
         pass  # the community dialog does not always open
     return browser, page
+
+
+@dataclass
+class Gate:
+    """One quality gate's result, as the package's `quality_gates` asset check records it."""
+
+    passed: bool
+    ran: bool
+    severity: str  # "ERROR" or "WARN" (a gate that only warns, or did not run)
+    description: str
+    metadata: dict
+
+
+def gate_results(instance, run_id: str | None = None) -> dict[tuple[str, str], Gate]:
+    """(package short name, gate) → its result in run `run_id` (default: the latest run)."""
+    import dagster as dg
+
+    run_id = run_id or instance.get_runs(limit=1)[0].run_id
+    found = {}
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+        data = record.event_log_entry.dagster_event.event_specific_data
+        for gate, result in data.metadata["gates"].value.items():
+            severity = "WARN" if result["warning_only"] or not result["ran"] else "ERROR"
+            found[(data.asset_key.path[-1], gate)] = Gate(result["passed"], result["ran"], severity, result["description"],
+                                                          result["metadata"])
+    return found

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from conftest import REPO, package_reports, workspace_instance
+from conftest import REPO, package_reports, gate_results, workspace_instance
 from package_builder_dagster.discovery.config import BuildConfig, default_checks, load_config
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.examples import PackageSpec, generate
@@ -37,13 +37,7 @@ def set_scripts(folder: Path, **scripts: str) -> None:
 
 def evaluations(root: Path) -> dict[tuple[str, str], tuple[bool, str]]:
     """(package, check) → (passed, severity) of the latest run's asset check evaluations."""
-    instance = workspace_instance(root)
-    run = instance.get_runs(limit=1)[0]
-    found = {}
-    for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
-        data = record.event_log_entry.dagster_event.event_specific_data
-        found[(data.asset_key.path[-1], data.check_name)] = (data.passed, data.severity.value)
-    return found
+    return {key: (gate.passed, gate.severity) for key, gate in gate_results(workspace_instance(root)).items()}
 
 
 # ---- the config: "not set" is not "set to the default value" -------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import package_reports, workspace_instance
+from conftest import package_reports, gate_results, workspace_instance
 from package_builder_dagster.execution.output_parsers import parse_output
 from package_builder_dagster.examples import PackageSpec, generate
 
@@ -131,17 +131,17 @@ def test_team_script_in_the_generic_format_with_a_per_package_override(tmp_path,
     instance = workspace_instance(root)
     import dagster as dg
 
-    def check(pkg: str, name: str):
-        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([dg.AssetCheckKey(dg.AssetKey(["ex", pkg]), name)])
-        return next(iter(record.values()), None)
-
-    noisy_check = check("noisy", "requirements")
-    evaluation = noisy_check.event.dagster_event.event_specific_data
-    assert evaluation.passed is False
-    assert evaluation.metadata["failures_lint"].value == 1 and evaluation.metadata["failures_docs"].value == 1
-    assert "no console.log" in evaluation.metadata["first_failures"].value
-    assert check("special", "smoke") is not None and check("special", "requirements") is None
-    assert check("clean", "lint") is None  # the default list was replaced by the config's
+    gates = gate_results(instance)
+    noisy_gate = gates[("noisy", "requirements")]
+    assert noisy_gate.passed is False
+    assert noisy_gate.metadata["failures_lint"] == 1 and noisy_gate.metadata["failures_docs"] == 1
+    assert "no console.log" in noisy_gate.metadata["first_failures"]
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey(["ex", "noisy"]), "quality_gates")])
+    evaluation = next(iter(record.values())).event.dagster_event.event_specific_data
+    assert evaluation.passed is False and "requirements failed" in evaluation.description  # visible at a glance
+    assert ("special", "smoke") in gates and ("special", "requirements") not in gates
+    assert ("clean", "lint") not in gates  # the default list was replaced by the config's
 
 
 def test_fail_on_error_false_turns_failures_into_warnings(tmp_path, cli):

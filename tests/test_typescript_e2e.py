@@ -7,7 +7,7 @@ import json
 import dagster as dg
 import pytest
 
-from conftest import package_reports, workspace_instance
+from conftest import package_reports, gate_results, workspace_instance
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
 
 pytestmark = pytest.mark.slow
@@ -67,11 +67,7 @@ def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
     assert reports["@ex/top"]["status"] == "blocked"
 
     instance = workspace_instance(root)
-    run = instance.get_runs(limit=1)[0]
-    checks = {}
-    for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
-        data = record.event_log_entry.dagster_event.event_specific_data
-        checks[(data.asset_key.path[-1], data.check_name)] = data.passed
+    checks = {key: gate.passed for key, gate in gate_results(instance).items()}
     assert checks[("linted", "lint")] is False and checks[("linted", "typescript")] is True
     assert checks[("covered", "coverage")] is False and checks[("clean", "coverage")] is True
     assert checks[("nontsc", "typescript")] is False and checks[("clean", "typescript")] is True

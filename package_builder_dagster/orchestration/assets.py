@@ -15,7 +15,7 @@ from package_builder_dagster.orchestration.run_events import final_states, progr
 from package_builder_dagster.reporting.record import RECORD_KEY, PackageRecord
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.distributed.provenance import worker_metadata
-from package_builder_dagster.execution.package_pipeline import PackageOutcome, PackagePipeline, now_iso
+from package_builder_dagster.execution.package_pipeline import CheckOutcome, PackageOutcome, PackagePipeline, now_iso
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 from package_builder_dagster.execution.suite_publishing import publish_suite_packages
 from package_builder_dagster.reporting.reports import lint_score, package_report_path
@@ -27,7 +27,7 @@ from package_builder_dagster.execution.scheduler import StateChange, schedule
 from package_builder_dagster.execution.tool_output import first_error_line
 from package_builder_dagster.orchestration.history import op_priorities, remembered_rewriters, run_priorities
 from package_builder_dagster.errors import ToolMissing
-from package_builder_dagster.orchestration.translator import PackageTranslator
+from package_builder_dagster.orchestration.translator import GATES_CHECK, PackageTranslator
 
 VERIFY_KEY = dg.AssetKey(["suite_verification"])
 SUMMARY_KEY = dg.AssetKey(["suite_summary"])
@@ -264,18 +264,8 @@ def run_packages(
                 failed.append(outcome)
                 summary = f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed" else f"blocked by {outcome.blocked_by}"
                 yield dg.AssetObservation(asset_key=key, description=summary[:1000], metadata=record)
-            for check in outcome.checks.values():
-                if dg.AssetCheckKey(key, check.name) not in check_keys:
-                    continue
-                yield dg.AssetCheckResult(
-                    asset_key=key,
-                    check_name=check.name,
-                    passed=check.passed,
-                    severity=dg.AssetCheckSeverity.WARN if (check.warning_only or not check.ran) else dg.AssetCheckSeverity.ERROR,
-                    description=check.description,
-                    metadata={k: v for k, v in {**check.metadata, "ran": check.ran}.items() if k != "output_tail" and not isinstance(v, (dict, list))}
-                    | ({"output_tail": dg.MetadataValue.md(f"```\n{check.metadata['output_tail']}\n```")} if check.metadata.get("output_tail") else {}),
-                )
+            if outcome.checks and dg.AssetCheckKey(key, GATES_CHECK) in check_keys:
+                yield gates_result(key, list(outcome.checks.values()))
         completed = True
         if cache is not None:  # the run (or this step) ends only after every artifact is stored
             cache.wait()
@@ -292,6 +282,31 @@ def run_packages(
             "blocked": [o.name for o in failed if o.status == "blocked"],
             **{f"output: {o.name}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
         }, allow_retries=False)
+
+
+def gate_status(check: CheckOutcome) -> str:
+    """passed, failed, failed (warning only) or not run."""
+    if not check.ran:
+        return "not run"
+    return "passed" if check.passed else "failed (warning only)" if check.warning_only else "failed"
+
+
+def gates_result(key: dg.AssetKey, checks: list[CheckOutcome]) -> dg.AssetCheckResult:
+    """The package's one asset check: each gate's result as metadata (a line each, and `gates` as JSON),
+    failed when a gate failed, with severity ERROR unless every failed gate only warns."""
+    failed = [c for c in checks if c.ran and not c.passed]
+    errors = [c for c in failed if not c.warning_only]
+    summary = "; ".join(f"{c.name} {gate_status(c)}: {c.description}" for c in (failed or checks))[:2000]
+    meta: dict[str, Any] = {c.name: dg.MetadataValue.text(f"{gate_status(c)}: {c.description}"[:1000]) for c in checks}
+    meta["gates"] = dg.MetadataValue.json({c.name: {
+        "passed": c.passed, "ran": c.ran, "warning_only": c.warning_only, "status": gate_status(c), "description": c.description,
+        "metadata": {k: v for k, v in c.metadata.items() if k != "output_tail" and isinstance(v, (str, int, float, bool))},
+    } for c in checks})
+    tails = [f"{c.name}:\n{c.metadata['output_tail']}" for c in failed if c.metadata.get("output_tail")]
+    if tails:
+        meta["output_tail"] = dg.MetadataValue.md("```\n" + "\n\n".join(tails)[-4000:] + "\n```")
+    return dg.AssetCheckResult(asset_key=key, check_name=GATES_CHECK, passed=not failed, description=summary,
+                               severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN, metadata=meta)
 
 
 def failure_summary(failed: list[PackageOutcome]) -> str:

@@ -8,8 +8,9 @@ import dagster as dg
 
 from package_builder_dagster.execution.fix_agents import file_hash
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
-from package_builder_dagster.discovery.config import default_checks
+from package_builder_dagster.discovery.config import QualityCheck, default_checks
 
+GATES_CHECK = "quality_gates"  # the one asset check of a package
 CHECK_DESCRIPTIONS = {
     "lint": "The package's `lint` script (ESLint) passes with no errors.",
     "typescript": "No TypeScript errors: the build's own tsc diagnostics, or `tsc --noEmit` where the build is not tsc.",
@@ -79,18 +80,16 @@ class PackageTranslator:
         )
 
     def get_check_specs(self, pkg: Package) -> list[dg.AssetCheckSpec]:
-        """One asset check per quality gate of the package (the config's list, or its own)."""
-        key = self.get_asset_key(pkg)
-        specs = []
-        for check in pkg.quality_checks or default_checks():
-            if check.builtin:
-                description = CHECK_DESCRIPTIONS[check.builtin]
-            elif check.script:
-                description = f"The package's own `{check.script}` script, read with the `{check.parser}` parser."
-            else:
-                description = f"`{' '.join(check.command)}` in the package folder, read with the `{check.parser}` parser."
-            if check.warnOnly:
-                description += (" Warning only (severity WARN, never fails the package): the config sets neither "
-                                "quality.checks nor testing.minCoveragePercent; quality.preset \"strict\" makes it a gate.")
-            specs.append(dg.AssetCheckSpec(check.name, asset=key, description=description))
-        return specs
+        """One asset check, `quality_gates`, for all the package's gates (the config's list, or its own):
+        its result lists each gate's, and fails (ERROR, or WARN when only warning gates failed) when one did."""
+        gates = "; ".join(f"`{gate.name}`: {self.get_gate_description(gate)}" for gate in pkg.quality_checks or default_checks())
+        return [dg.AssetCheckSpec(GATES_CHECK, asset=self.get_asset_key(pkg), description=f"Quality gates. {gates}")]
+
+    def get_gate_description(self, gate: QualityCheck) -> str:
+        if gate.builtin:
+            description = CHECK_DESCRIPTIONS[gate.builtin]
+        elif gate.script:
+            description = f"the package's own `{gate.script}` script, read with the `{gate.parser}` parser."
+        else:
+            description = f"`{' '.join(gate.command or [])}` in the package folder, read with the `{gate.parser}` parser."
+        return description + (" Warning only." if gate.warnOnly else "")
