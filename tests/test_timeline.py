@@ -10,7 +10,6 @@ from html.parser import HTMLParser
 
 import pytest
 
-from package_builder_dagster.reporting.reports import assign_slots
 from package_builder_dagster.reporting.timeline import render_timeline
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -24,7 +23,8 @@ def at(seconds: float) -> str:
 
 
 def report(name, status, start, end, deps=(), *, run_start=None, slot_wait=0.0, phases=(), **extra):
-    """A package report as reports.derive_run writes it (the fields the timeline reads)."""
+    """A package report as reports.derive_run writes it (the fields the timeline reads). `slot` is given
+    as reports.assign_slots would (the lowest slot free at its start): importing reports costs ~1 s."""
     run_start = start if run_start is None and status != "blocked" else run_start
     return {"packageName": name, "status": status, "startTime": at(start) if start is not None else None,
             "endTime": at(end), "duration": int((end - (start or end)) * 1000),
@@ -40,20 +40,19 @@ def synthetic_summary() -> dict:
     """A chain plus a fan-out at 2 slots: one failed (a hostile name), one blocked, one restored."""
     reports = [
         # a chain: core -> mid -> top (the critical path)
-        report("@ex/core", "success", 0.0, 6.0, phases=[("building", 0.5, 4.0), ("testing", 4.0, 6.0)]),
-        report("@ex/mid", "success", 6.0, 12.0, ["@ex/core"], phases=[("building", 6.0, 9.0), ("testing", 9.0, 12.0)]),
-        report("@ex/top", "success", 12.0, 20.0, ["@ex/mid"], phases=[("building", 12.0, 20.0)]),
+        report("@ex/core", "success", 0.0, 6.0, slot=1, phases=[("building", 0.5, 4.0), ("testing", 4.0, 6.0)]),
+        report("@ex/mid", "success", 6.0, 12.0, ["@ex/core"], slot=1, phases=[("building", 6.0, 9.0), ("testing", 9.0, 12.0)]),
+        report("@ex/top", "success", 12.0, 20.0, ["@ex/mid"], slot=1, phases=[("building", 12.0, 20.0)]),
         # a fan-out from core: one fails, one waits for a slot, one is restored from the cache
-        report(HOSTILE, "failed", 6.0, 10.0, ["@ex/core"], phases=[("building", 6.0, 8.0), ("fixing", 8.0, 10.0)],
+        report(HOSTILE, "failed", 6.0, 10.0, ["@ex/core"], slot=2, phases=[("building", 6.0, 8.0), ("fixing", 8.0, 10.0)],
                error=HOSTILE_ERROR),
-        report("@ex/fan-slow", "success", 6.0, 15.0, ["@ex/core"], run_start=8.0, slot_wait=2.0,
+        report("@ex/fan-slow", "success", 6.0, 15.0, ["@ex/core"], run_start=8.0, slot_wait=2.0, slot=0,
                phases=[("building", 8.0, 15.0)]),
         # restored: its record began 30 s and its restore 3 s before the run (a record duration of 37 s): clipped
-        report("@ex/restored", "success", -30.0, 7.0, ["@ex/core"], run_start=-3.0, phases=[("restoring", -3.0, 7.0)],
+        report("@ex/restored", "success", -30.0, 7.0, ["@ex/core"], run_start=-3.0, slot=0, phases=[("restoring", -3.0, 7.0)],
                cache={"hit": True, "restoredFrom": "local", "savedTime": 25_000}),
         report("@ex/blocked", "blocked", None, 10.0, [HOSTILE], blockedBy=HOSTILE),
     ]
-    assign_slots(reports)
     return {
         "buildId": "suite", "runId": "run-1", "runStatus": "FAILURE", "startTime": at(0), "endTime": at(WALL_S),
         "totalPackages": len(reports), "successful": 5, "failed": 1, "blocked": 1,
