@@ -14,6 +14,7 @@ own spans are clipped to the run) unless it says it is a sum over packages.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -57,7 +58,10 @@ class Scale:
 
     def clip(self, iso: str | None) -> float:
         t = _t(iso)
-        return min(max(self.start if t is None else t, self.start), self.end)
+        return self.within(self.start if t is None else t)
+
+    def within(self, t: float) -> float:
+        return min(max(t, self.start), self.end)
 
     def x(self, iso: str | None) -> float:
         return self.at(self.clip(iso))
@@ -114,7 +118,8 @@ def _title(r: dict[str, Any], scale: Scale, slots: int | None) -> str:
     if note := _slot_note(r, slots):
         parts.append(note)
     if r.get("slotWaitTime"):
-        parts.append(f"waited {_s(_slot_wait(r, scale))} for a slot")
+        ready, began = _slot_wait(r, scale)
+        parts.append(f"waited {_s(began - ready)} for a slot")
     if (r.get("cache") or {}).get("hit"):
         parts.append(f"restored from the {r['cache'].get('restoredFrom')} cache")
     if r.get("blockedBy"):
@@ -125,10 +130,10 @@ def _title(r: dict[str, Any], scale: Scale, slots: int | None) -> str:
     return title
 
 
-def _slot_wait(r: dict[str, Any], scale: Scale) -> float:
-    """Seconds the package waited for a slot before its start, within the run."""
-    began = scale.clip(r.get("runStart"))
-    return began - max(scale.start, began - r["slotWaitTime"] / 1000)
+def _slot_wait(r: dict[str, Any], scale: Scale) -> tuple[float, float]:
+    """When the package waited for a slot (from ready to its start), within the run."""
+    began = _t(r.get("runStart")) or scale.start
+    return scale.within(began - r["slotWaitTime"] / 1000), scale.within(began)
 
 
 def _phases(r: dict[str, Any], scale: Scale) -> list[dict[str, Any]]:
@@ -155,16 +160,34 @@ def _bar(r: dict[str, Any], y: int, scale: Scale, critical: set[str], slots: int
     bar.update(x=x0, width=max(1.0, round(x1 - x0, 1)), phases=_phases(r, scale), wait=None,
                text=_s(scale.seconds(_begin(r), r.get("endTime"))))
     if r.get("slotWaitTime") and r.get("runStart"):
-        ready = scale.at(scale.clip(r["runStart"]) - _slot_wait(r, scale))
-        bar["wait"] = {"x": ready, "width": max(1.0, round(x0 - ready, 1))}
-    # the duration after the bar, or before it when the bar reaches the right edge
-    bar["text_x"], bar["text_anchor"] = (x1 + 4, "start") if x1 < WIDTH - 60 else (x0 - 4, "end")
+        ready, began = (scale.at(t) for t in _slot_wait(r, scale))
+        bar["wait"] = {"x": ready, "width": max(1.0, round(began - ready, 1))}
+    bar["text_x"], bar["text_anchor"] = _text_place(bar["wait"]["x"] if bar["wait"] else x0, x1, scale.left)
     return bar
 
 
+def _text_place(x0: float, x1: float, left: float) -> tuple[float, str]:
+    """Where a bar's duration goes: after the bar, else before it, else inside its right end."""
+    if x1 < WIDTH - 60:
+        return x1 + 4, "start"
+    return (x0 - 4, "end") if x0 - 50 > left else (x1 - 4, "end")
+
+
+def _tick_step(span: float) -> float:
+    """The smallest of 1, 2, 5 × 10^k seconds that cuts `span` into at most 10 parts."""
+    unit = 10.0 ** math.floor(math.log10(span / 10))
+    return next(unit * m for m in (1, 2, 5, 10) if span / (unit * m) <= 10.01)
+
+
 def _ticks(scale: Scale, bottom: int) -> list[dict[str, Any]]:
-    return [{"x": scale.at(scale.start + scale.span * i / 10), "top": TOP - 6, "bottom": bottom,
-             "label": _s(scale.span * i / 10)} for i in range(11)]
+    step = _tick_step(scale.span)
+    digits = max(0, -math.floor(math.log10(step)))
+    ticks = []
+    for i in range(int(scale.span / step + 1e-9) + 1):
+        x = scale.at(scale.start + i * step)
+        ticks.append({"x": x, "top": TOP - 6, "bottom": bottom, "label": f"{i * step:.{digits}f} s",
+                      "anchor": "end" if x > WIDTH - 25 else "middle"})
+    return ticks
 
 
 def _label(name: str) -> str:
@@ -173,7 +196,7 @@ def _label(name: str) -> str:
 
 def _sum(ms: float, n: int) -> str:
     """A total over packages, said to be one: it can be more than the wall time."""
-    return f"{_ms(ms)}, summed over {n} package{'' if n == 1 else 's'}"
+    return f"{_ms(ms)}, summed over {n} package{'' if n == 1 else 's'}" if n else _ms(0)
 
 
 def _figures(summary: dict[str, Any]) -> list[tuple[str, Any]]:
