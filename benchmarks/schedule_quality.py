@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from package_builder_dagster.examples import layered_specs  # noqa: E402
-from package_builder_dagster.execution.package_pipeline import PackageOutcome  # noqa: E402
+from package_builder_dagster.execution.record import PackageRecord  # noqa: E402
 from package_builder_dagster.execution.output_hazards import Hold  # noqa: E402
 from package_builder_dagster.execution.priority import PackageWeights, task_priorities  # noqa: E402
 from package_builder_dagster.execution.scheduler import Task, TaskResult, schedule  # noqa: E402
@@ -61,8 +61,8 @@ class SleepJob:
         finish.after = [t.name for t in after]
         return self._sleep("build", after + [finish])
 
-    def outcome(self) -> PackageOutcome:
-        return PackageOutcome(name=self.name, status="success")
+    def outcome(self) -> PackageRecord:
+        return PackageRecord(package=self.name, state="done")
 
 
 def makespan(order: list[str], deps: dict[str, list[str]], d: dict[tuple[str, str], float], slots: int, prioritized: bool,

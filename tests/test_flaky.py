@@ -23,9 +23,10 @@ from package_builder_dagster.discovery.code_versions import settings_fingerprint
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.commands import CommandRunner
-from package_builder_dagster.execution.package_pipeline import FailedAttempt, FlakyTests, PackageOutcome, PackagePipeline, PhaseFailed
+from package_builder_dagster.execution.package_pipeline import PackagePipeline, PhaseFailed
+from package_builder_dagster.execution.steps import FailedAttempt, FlakyTests
 from package_builder_dagster.reporting.analysis import analyze
-from package_builder_dagster.reporting.record import PackageRecord, parse_record
+from package_builder_dagster.execution.record import PackageRecord, parse_record
 from package_builder_dagster.reporting.reports import package_report, suite_summary
 
 # Fails its first run (leaving a marker), passes every later one; counts its runs.
@@ -160,13 +161,13 @@ class _ShellPM:
         return ["sh", "-c", self.pkg.scripts[script]]
 
 
-def _pipeline(tmp_path: Path, test: str, retries: int = 1, timeout: int = 60) -> tuple[PackagePipeline, Package, PackageOutcome]:
+def _pipeline(tmp_path: Path, test: str, retries: int = 1, timeout: int = 60) -> tuple[PackagePipeline, Package, PackageRecord]:
     folder = tmp_path / "pkg"
     folder.mkdir()
     pkg = Package("@ex/p", "1.0.0", "pkg", folder, [], {"test": test})
     config = BuildConfig(workspaceRoot=tmp_path, testing=settings.TestingConfig(retries=retries), commandTimeoutSeconds=timeout)
     pipeline = PackagePipeline(config, _ShellPM(pkg), CommandRunner(timeout), tmp_path / "logs", lambda *a: None)  # type: ignore[arg-type]
-    return pipeline, pkg, PackageOutcome(name=pkg.name)
+    return pipeline, pkg, PackageRecord(package=pkg.name)
 
 
 def test_retries_is_a_setting_from_0_to_5():
@@ -224,9 +225,9 @@ def _flaky() -> FlakyTests:
 
 
 def test_the_record_carries_flaky_tests_and_old_records_still_read():
-    outcome = PackageOutcome(name="@ex/a", status="success", flaky=_flaky())
-    data = PackageRecord.from_outcome(outcome, "2026-01-01T00:00:00+00:00").to_json()
-    assert data["version"] == 2 and data["flaky"]["failedAttempts"][0]["error"] == "AssertionError: too slow"
+    outcome = PackageRecord(package="@ex/a", state="done", flaky=_flaky())
+    data = outcome.close("2026-01-01T00:00:00+00:00").to_json()
+    assert data["version"] == 3 and data["flaky"]["failedAttempts"][0]["error"] == "AssertionError: too slow"
     record = parse_record(data, "test")
     assert record.flaky == _flaky()
     old = {k: v for k, v in data.items() if k != "flaky"} | {"version": 1}  # written before flaky tests were recorded

@@ -139,7 +139,7 @@ def test_a_task_that_rewrites_outputs_never_runs_beside_a_reader_and_slots_stay_
     assert hazards.hold("d3", "build").shared == {"outputs:base"} and not hazards.hold("other", "test")
     rec = Recorder(sleep=0.03, after_build=("test", "check:lint"), slow={("base", "test"): 0.3, ("other", "build"): 0.3})
     events = list(schedule(order, deps, rec.start, 4, poll_seconds=0.01, holds=hazards.hold))
-    outcomes = {e.outcome.name: e.outcome for e in events if isinstance(e, Finished)}
+    outcomes = {e.outcome.package: e.outcome for e in events if isinstance(e, Finished)}
     assert all(o.status == "success" for o in outcomes.values()) and len(outcomes) == 5
     writer = _interval(rec, "base", "test")
     for d in ("d1", "d2", "d3"):
@@ -179,7 +179,7 @@ def test_tsc_b_builds_that_reach_one_referenced_project_never_run_together(tmp_p
         events = list(schedule(order, {}, rec.start, 4, poll_seconds=0.01, holds=hazards.hold))
         assert not _overlap(_interval(rec, "a", "build"), _interval(rec, "b", "build")), rec.log
         assert _overlap(_interval(rec, "c", "build"), _interval(rec, "a", "build"))
-    outcomes = {e.outcome.name: e.outcome for e in events if isinstance(e, Finished)}
+    outcomes = {e.outcome.package: e.outcome for e in events if isinstance(e, Finished)}
     entry = outcomes["a"].serialized[0]
     assert entry == {**entry, "task": "a#build", "heldBack": ["b#build"], "waitedFor": []}
     assert "runs `tsc -b`" in entry["reason"] and "shared/tsconfig.json" in entry["reason"] and "also built by b" in entry["reason"]
@@ -204,7 +204,7 @@ def test_holds_never_deadlock_and_never_let_a_writer_beside_its_readers():
         rec = Recorder(sleep=0.004, after_build=("test", "check:lint"))
         mode = "all-builds" if trial % 3 == 0 else "own-build"
         events = list(schedule(order, deps, rec.start, 1 + trial % 4, poll_seconds=0.005, holds=holds, tests_after=mode))
-        assert sorted(e.outcome.name for e in events if isinstance(e, Finished)) == sorted(order)
+        assert sorted(e.outcome.package for e in events if isinstance(e, Finished)) == sorted(order)
         for package, task in writers:
             for reader in (p for p in order if package in closure[p]):
                 for t in ("build", "test", "check:lint"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from package_builder_dagster.execution.package_pipeline import PackageOutcome
+from package_builder_dagster.execution.record import PackageRecord
 from package_builder_dagster.execution.priority import PackageWeights, critical_path, task_priorities
 from package_builder_dagster.execution.scheduler import Finished, StateChange, Task, TaskResult, schedule
 
@@ -42,7 +42,7 @@ class Recorder:
         recorder = self
 
         class Job:
-            out = PackageOutcome(name=name)
+            out = PackageRecord(package=name)
 
             def first_task(self) -> Task:
                 after = [recorder._task(name, t, []) for t in recorder.after_build]
@@ -50,9 +50,9 @@ class Recorder:
                 finish.after = [t.name for t in after]
                 return recorder._task(name, "build", after + [finish])
 
-            def outcome(self) -> PackageOutcome:
+            def outcome(self) -> PackageRecord:
                 failed = recorder.fail.get(name)
-                self.out.status = "failed" if failed else "success"
+                self.out.state = "failed" if failed else "done"
                 self.out.phase = failed
                 return self.out
 
@@ -64,7 +64,7 @@ class Recorder:
 
 def _run(recorder: Recorder, max_concurrent: int, **kwargs):
     events = list(schedule(ORDER, DEPS, recorder.start, max_concurrent, poll_seconds=0.01, **kwargs))
-    return events, {e.outcome.name: e.outcome for e in events if isinstance(e, Finished)}
+    return events, {e.outcome.package: e.outcome for e in events if isinstance(e, Finished)}
 
 
 def test_every_build_after_its_dependencies_builds_and_within_the_limit():
@@ -128,7 +128,7 @@ def test_wait_for_success_builds_after_the_dependencys_finish():
 def test_dependency_outside_the_selection_counts_as_done():
     rec = Recorder()
     events = list(schedule(["c", "d"], {"c": ["a"], "d": ["c"]}, rec.start, 2, poll_seconds=0.01))
-    assert [e.outcome.name for e in events if isinstance(e, Finished)] == ["c", "d"]
+    assert [e.outcome.package for e in events if isinstance(e, Finished)] == ["c", "d"]
 
 
 def test_critical_path_is_the_heaviest_chain_after_a_task():
@@ -164,7 +164,7 @@ def test_all_builds_never_deadlocks_on_a_build_left_to_the_fix_loop():
 
     class Job:
         def __init__(self, name):
-            self.name, self.out = name, PackageOutcome(name=name)
+            self.name, self.out = name, PackageRecord(package=name)
 
         def first_task(self):
             def build():
@@ -177,14 +177,14 @@ def test_all_builds_never_deadlocks_on_a_build_left_to_the_fix_loop():
             return Task("build", build)
 
         def outcome(self):
-            self.out.status = "success"
+            self.out.state = "done"
             return self.out
 
     events = list(schedule(["a", "b"], {"b": ["a"]}, lambda n, _s: Job(n), 2, tests_after="all-builds", poll_seconds=0.01))
-    assert sorted(e.outcome.name for e in events if isinstance(e, Finished)) == ["a", "b"]
+    assert sorted(e.outcome.package for e in events if isinstance(e, Finished)) == ["a", "b"]
 
     # c -> a -> b: a's finish waits for c's success, c's tests for "every build", b's build for a's
     # success. The tests are let go once no build can run or start, instead of stalling.
     order, deps = ["c", "a", "b"], {"a": ["c"], "b": ["a"]}
     events = list(schedule(order, deps, lambda n, _s: Job(n), 2, tests_after="all-builds", poll_seconds=0.01))
-    assert sorted(e.outcome.name for e in events if isinstance(e, Finished)) == ["a", "b", "c"]
+    assert sorted(e.outcome.package for e in events if isinstance(e, Finished)) == ["a", "b", "c"]

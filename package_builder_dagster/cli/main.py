@@ -293,7 +293,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         watcher.stop()
     result = finished_run(instance, run_id, exit_code)
     from package_builder_dagster.orchestration.run_events import read_run
-    from package_builder_dagster.reporting.record import blocked_record
+    from package_builder_dagster.execution.record import blocked_record
 
     log = read_run(instance, result.run_id)  # once: the summary, the warnings and the reports all come from it
     for message in log.warnings:
@@ -345,7 +345,7 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     `began`: the packages whose work started (one without a record was interrupted)."""
     from rich.markup import escape
 
-    from package_builder_dagster.execution.package_pipeline import FLAKY_WARNING
+    from package_builder_dagster.execution.steps import FLAKY_WARNING
 
     done = [n for n in selected if n in states and states[n].state == "done"]
     failed = [n for n in selected if n in states and states[n].state == "failed"]
@@ -511,7 +511,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     for run in result["runs"]:
         if run["criticalPath"]:
             console.print(f"critical path of {run['runId']}: {' → '.join(run['criticalPath'])}")
-    slow = make_table("slowest packages", "package", "s", "status")
+    slow = make_table("slowest packages (their own commands' time)", "package", "s", "status")
     for item in result["slowestPackages"]:
         slow.add_row(item["packageName"], f"{item['duration'] / 1000:.1f}", item["status"])
     console.print(slow)
@@ -521,7 +521,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     for prompt, stats in agents["byPrompt"].items():
         console.print(f"  {prompt}: {stats['fixed']}/{stats['attempts']} attempts fixed ({stats['successRate']:.0%})")
     waits = result["waits"]
-    console.print(f"dependency wait: {waits['totalDependencyWait'] / 1000:.1f} s in total; slot wait: {waits['totalSlotWait'] / 1000:.1f} s")
+    console.print(f"dependency wait: {waits['totalDependencyWait'] / 1000:.1f} s summed over {waits['waitingPackages']} packages; "
+                  f"slot wait: {waits['totalSlotWait'] / 1000:.1f} s summed over {waits['slotWaitingPackages']} packages")
     for w in waits["longest"]:
         console.print(f"  {w['packageName']} waited {w['waitTime'] / 1000:.1f} s for {w['dependency']}")
     flaky = result["flakyTests"]

@@ -85,5 +85,6 @@ def _detail(st: dict[str, Any]) -> str:
     if state == "done":
         cache = st.get("cache") or {}
         restored = f", restored from {cache.get('source')} cache" if cache.get("hit") else ""
-        return f" ({st.get('duration_ms', 0) / 1000:.1f} s{restored})"
+        span = f", span {st['span_ms'] / 1000:.1f} s" if st.get("span_ms") else ""
+        return f" ({st.get('duration_ms', 0) / 1000:.1f} s of commands{span}{restored})"
     return ""

@@ -29,13 +29,16 @@ from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 from package_builder_dagster.discovery.package_managers import PackageManager, find_bin
 from package_builder_dagster.execution.commands import CommandResult, CommandRunner
+from package_builder_dagster.execution.record import (
+    CheckResult, PackageRecord, cache_view, check_result, restore_cached,
+)
+from package_builder_dagster.execution.steps import FLAKY_WARNING, FailedAttempt, FlakyTests, StepRun
 from package_builder_dagster.execution.tool_output import (
     COVERAGE_ARGS, command_not_found, eslint_counts, first_error_line, flags_rejected, format_diagnostic,
     missing_coverage_provider, module_not_found, read_coverage, test_runner, typescript_diagnostics,
 )
 
-# States a package passes through; the CLI and the reports read them from the event log.
-_TIMINGS = threading.Lock()  # guards PackageOutcome.timings, which parallel checks add to
+_TIMINGS = threading.Lock()  # guards PackageRecord.timings, which parallel checks add to
 
 PackageState = Literal["queued", "planning", "verifying", "restoring", "building", "testing", "checking", "fixing",
                        "publishing", "done", "failed", "blocked"]
@@ -44,100 +47,6 @@ PackageState = Literal["queued", "planning", "verifying", "restoring", "building
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-@dataclass
-class CheckOutcome:
-    """One quality check: passed, or not; `ran` False when the package has nothing to check."""
-
-    name: str
-    passed: bool
-    ran: bool
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-    warning_only: bool = False  # a warn-only gate, or failed while testing.failOnError is false
-    failures: list[Failure] = field(default_factory=list)
-
-
-@dataclass
-class StepRun:
-    phase: str
-    script: str
-    status: Literal["passed", "failed", "not-run", "restored"]
-    duration_ms: int = 0
-    log: str | None = None
-    exit_code: int | None = None
-    start: str | None = None  # when the command started (ISO), for the timeline
-
-
-@dataclass
-class FailedAttempt:
-    """A test run that failed before a retry passed: its script, attempt number (1 = the first run),
-    exit code, first error line and log."""
-
-    script: str
-    attempt: int
-    exitCode: int | None
-    error: str
-    log: str | None = None
-
-
-@dataclass
-class FlakyTests:
-    """Tests that failed and then passed on a retry (testing.retries): `attempts` counts the runs of the
-    flaky scripts (the passing ones included), `failedAttempts` the runs that failed."""
-
-    attempts: int
-    failedAttempts: list[FailedAttempt] = field(default_factory=list)
-    scripts: list[str] = field(default_factory=list)
-
-
-FLAKY_WARNING = "flaky test: "  # how the warning of a test that passed on a retry begins
-
-
-@dataclass
-class PackageOutcome:
-    """What happened to one package in one run."""
-
-    name: str
-    status: Literal["pending", "success", "failed", "blocked"] = "pending"
-    phase: str | None = None  # the phase that failed
-    error: str | None = None  # first error line
-    error_detail: str | None = None  # output tail
-    start_time: str | None = None
-    end_time: str | None = None
-    duration_ms: int = 0
-    timings: dict[str, int] = field(default_factory=lambda: {"build": 0, "test": 0, "quality": 0, "publish": 0})
-    coverage: dict[str, float] | None = None
-    lint_errors: int | None = None
-    lint_warnings: int | None = None
-    typescript_errors: int | None = None
-    checks: dict[str, CheckOutcome] = field(default_factory=dict)
-    steps: list[StepRun] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    blocked_by: str | None = None
-    plan_path: str | None = None
-    plan_exists: bool = False
-    tests_passed: bool | None = None  # None: no test ran
-    publish: PublishOutcome | None = None
-    plan_hash: str | None = None
-    fix_attempts: list[FixAttempt] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)  # what remained when the package failed
-    fix_commit: str | None = None  # the commit of the fixes, when publishing committed them
-    coverage_note: str | None = None  # why coverage was not measured, when the tool knows
-    outputs: list[str] = field(default_factory=list)  # its build outputs, relative to the package folder
-    outputs_digest: str | None = None  # digest of their paths and contents
-    cache: CacheInfo | None = None  # what the artifact cache did for it
-    priority_basis: str | None = None  # how the run ordered ready work (stated in the run summary)
-    serialized: list[dict[str, Any]] = field(default_factory=list)  # its tasks the scheduler kept apart from others (output races)
-    rewrote_outputs: list[str] = field(default_factory=list)  # its tasks (after the build) whose outputs changed under them
-    flaky: FlakyTests | None = None  # tests that passed only on a retry
-    states: list[tuple[str, str]] = field(default_factory=list)  # (state, time) of each change, "started" first
-    slot_wait_ms: int = 0  # how long its first task waited for a free slot
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "success"
 
 
 class PhaseFailed(Exception):
@@ -196,7 +105,7 @@ class PackagePipeline:
                               result.tail)
         return result
 
-    def _record(self, out: PackageOutcome, phase: str, script: str, result: CommandResult | None) -> None:
+    def _record(self, out: PackageRecord, phase: str, script: str, result: CommandResult | None) -> None:
         if result is None:
             out.steps.append(StepRun(phase, script, "not-run"))
         else:
@@ -205,7 +114,7 @@ class PackagePipeline:
                                      result.exit_code, start.isoformat(timespec="milliseconds")))
 
     # -- phases (execution.package_tasks runs them as tasks) ------------------------------------
-    def prepare(self, pkg: Package, out: PackageOutcome, verify: bool = True) -> bool:
+    def prepare(self, pkg: Package, out: PackageRecord, verify: bool = True) -> bool:
         """What comes before a build: the plan, the published dependencies (unless `verify` is False:
         then before publishing), the cache; True on a cache hit."""
         self.plan(pkg, out)
@@ -213,7 +122,7 @@ class PackagePipeline:
             self.verify_dependencies(pkg)
         return self.restore(pkg, out)
 
-    def restore(self, pkg: Package, out: PackageOutcome) -> bool:
+    def restore(self, pkg: Package, out: PackageRecord) -> bool:
         """Restore the package from the artifact cache when its key is there; True on a hit."""
         if self.cache is None or not pkg.cache_key:
             return False
@@ -224,11 +133,11 @@ class PackagePipeline:
             if out.cache.note:
                 out.warnings.append(out.cache.note)
             return False
-        apply_record(out, restored.record, restored.logs)
+        restore_cached(out, restored.record, restored.logs)
         out.outputs, out.outputs_digest = restored.files, restored.digest
         return True
 
-    def save(self, pkg: Package, out: PackageOutcome, warnings: list[str], duration_ms: int) -> None:
+    def save(self, pkg: Package, out: PackageRecord, warnings: list[str], duration_ms: int) -> None:
         """Store a package that succeeded (fixed sources get their own key; fix attempts are not cached).
         Whatever goes wrong here is a warning: the cache never fails a package."""
         if self.cache is None or out.cache is None or out.outputs_digest is None:
@@ -239,12 +148,14 @@ class PackagePipeline:
                 key, inputs = rekey(pkg)
                 out.cache.key, out.cache.inputs = key, inputs
             logs = list(dict.fromkeys(Path(s.log) for s in out.steps if s.log))
-            self.cache.save(pkg, key, inputs, out.outputs, cache_record(out, warnings), logs, duration_ms)
+            # A flaky test is news of the run that ran it: a hit replays no flaky warning (nor `flaky`).
+            replayed = [w for w in warnings if not w.startswith(FLAKY_WARNING)]
+            self.cache.save(pkg, key, inputs, out.outputs, cache_view(out, replayed), logs, duration_ms)
             out.cache.stored = True  # handed to the background saver; a failure there is a run warning
         except Exception as exc:  # noqa: BLE001
             out.warnings.append(f"not cached: {type(exc).__name__}: {exc}")
 
-    def plan(self, pkg: Package, out: PackageOutcome) -> None:
+    def plan(self, pkg: Package, out: PackageRecord) -> None:
         """The seed's PLAN phase for one package: the plan exists, or the plan agent writes it."""
         plan = pkg.plan_path
         if plan is None:
@@ -262,7 +173,7 @@ class PackagePipeline:
         out.plan_exists = plan.is_file()
         out.plan_hash = file_hash(plan) if out.plan_exists else None
 
-    def evaluate(self, pkg: Package, out: PackageOutcome) -> PhaseFailed | None:
+    def evaluate(self, pkg: Package, out: PackageRecord) -> PhaseFailed | None:
         """build → test → quality checks; the failure that stopped them, or None."""
         out.typescript_errors = out.lint_errors = out.lint_warnings = None
         out.coverage, out.checks = None, {}
@@ -275,7 +186,7 @@ class PackagePipeline:
             return failure
         return None
 
-    def fix(self, pkg: Package, out: PackageOutcome, failure: PhaseFailed) -> PhaseFailed | None:
+    def fix(self, pkg: Package, out: PackageRecord, failure: PhaseFailed) -> PhaseFailed | None:
         """One fix attempt on `failure`; the failure that remains (None when fixed). Raises when the loop ends."""
         attempts = out.fix_attempts
         exhausted = len(attempts) >= self.config.agents.fix.maxAttempts
@@ -310,7 +221,7 @@ class PackagePipeline:
             where = display_url(self.publisher.url)
             raise PhaseFailed("dependencies", f"dependencies not on {where}: {', '.join(missing)}")
 
-    def publish(self, pkg: Package, out: PackageOutcome) -> None:
+    def publish(self, pkg: Package, out: PackageRecord) -> None:
         """Publish after the checks passed; the suite package waits for COMPLETE."""
         assert self.publisher is not None
         if pkg.category == "suite":
@@ -338,7 +249,7 @@ class PackagePipeline:
         if result.failed:
             raise PhaseFailed("publish", result.message, result.detail)
 
-    def build(self, pkg: Package, out: PackageOutcome) -> str:
+    def build(self, pkg: Package, out: PackageRecord) -> str:
         self.on_state(pkg.name, "building", {})
         globs = pkg.output_globs
         before = snapshot(pkg.dir) if globs is None else {}
@@ -365,7 +276,7 @@ class PackagePipeline:
         out.outputs_digest = outputs_digest(pkg.dir, out.outputs)
         return "\n".join(outputs)
 
-    def test(self, pkg: Package, out: PackageOutcome) -> tuple[bool | None, str]:
+    def test(self, pkg: Package, out: PackageRecord) -> tuple[bool | None, str]:
         """Run the test scripts (with coverage where the runner can measure it); None when none ran.
         A failing run is run again up to testing.retries times; one that passes on a retry is flaky."""
         self.on_state(pkg.name, "testing", {})
@@ -419,7 +330,7 @@ class PackagePipeline:
                                     f"of {testing.retries + 1} (first failure: {failed[0].error})")
         return (ok if ran else None), "\n".join(outputs)
 
-    def _retry(self, pkg: Package, out: PackageOutcome, script: str, label: str, argv: list[str], result: CommandResult,
+    def _retry(self, pkg: Package, out: PackageRecord, script: str, label: str, argv: list[str], result: CommandResult,
                text: str) -> tuple[CommandResult, str, list[FailedAttempt]]:
         """Run a failed test again, up to testing.retries times, through the same runner (a cancel stops it;
         a missing tool, a timeout or a cancel raises in `_run`, never retried); the last result, its
@@ -434,7 +345,7 @@ class PackagePipeline:
             text = result.read_output()
         return result, text, failed
 
-    def _coverage_args(self, pkg: Package, out: PackageOutcome, script: str) -> list[str] | None:
+    def _coverage_args(self, pkg: Package, out: PackageRecord, script: str) -> list[str] | None:
         """This tool's coverage flags for a test script, only where its runner can measure coverage."""
         runner = test_runner(script)
         if runner is None:
@@ -453,13 +364,13 @@ class PackagePipeline:
                 return f'{finding.message()}; it may not be built yet: declare it, or set undeclaredDependencies "order"'
         return None
 
-    def quality(self, pkg: Package, out: PackageOutcome, build_output: str, test_output: str, tests_ok: bool | None) -> None:
+    def quality(self, pkg: Package, out: PackageRecord, build_output: str, test_output: str, tests_ok: bool | None) -> None:
         """Every quality check, one after another, then their verdict."""
         self.on_state(pkg.name, "checking", {})
         checks = [self.run_check(pkg, out, gate, test_output, tests_ok) for gate in pkg.quality_checks or default_checks()]
         self.judge_checks(out, checks)
 
-    def run_check(self, pkg: Package, out: PackageOutcome, gate: QualityCheck, test_output: str, tests_ok: bool | None) -> CheckOutcome:
+    def run_check(self, pkg: Package, out: PackageRecord, gate: QualityCheck, test_output: str, tests_ok: bool | None) -> CheckResult:
         """One quality check (its time is added to the package's quality time)."""
         started = time.monotonic()
         if gate.builtin == "lint":
@@ -476,7 +387,7 @@ class PackagePipeline:
             out.timings["quality"] += int((time.monotonic() - started) * 1000)
         return check
 
-    def judge_checks(self, out: PackageOutcome, checks: list[CheckOutcome]) -> None:
+    def judge_checks(self, out: PackageRecord, checks: list[CheckResult]) -> None:
         """Record the checks; raise when one failed and testing.failOnError is on, else warn. A
         warn-only gate that failed is a warning, whatever failOnError says (no fix loop either)."""
         failed = [c for c in checks if c.ran and not c.passed and not c.warning_only]
@@ -495,12 +406,12 @@ class PackagePipeline:
                 check.warning_only = True
             out.warnings.append(message)
 
-    def check_command(self, pkg: Package, out: PackageOutcome, gate: QualityCheck) -> CheckOutcome:
+    def check_command(self, pkg: Package, out: PackageRecord, gate: QualityCheck) -> CheckResult:
         """A configured gate: its command in the package folder (or the package's script, through the
         package manager), its output read by its parser."""
         if gate.script is not None:
             if gate.script not in pkg.scripts:
-                return CheckOutcome(gate.name, True, False, f"not run: the package has no `{gate.script}` script")
+                return check_result(gate.name, True, False, f"not run: the package has no `{gate.script}` script")
             argv, command = self.pm.run_script(gate.script), f"run {gate.script}"
         else:
             assert gate.command
@@ -511,16 +422,16 @@ class PackagePipeline:
         failures = parse_output(gate.parser, result.exit_code, text, result.tail, command, pkg.dir, self.config.testing.min_coverage)
         meta: dict[str, Any] = {"exit_code": result.exit_code, "log": str(result.log_path), "parser": gate.parser, **failure_metadata(failures)}
         if result.ok and not failures:
-            return CheckOutcome(gate.name, True, True, f"`{command}` passed", meta)
+            return check_result(gate.name, True, True, f"`{command}` passed", meta)
         meta["output_tail"] = result.tail
         counts = ", ".join(f"{n} {t}" for t, n in count_types(failures).items())
         first = failures[0]
         where = f" {first.location()}" if first.location() else ""
-        return CheckOutcome(gate.name, False, True, f"{counts}:{where} {first.message}"[:300], meta, failures=failures)
+        return check_result(gate.name, False, True, f"{counts}:{where} {first.message}"[:300], meta, failures=failures)
 
-    def check_lint(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
+    def check_lint(self, pkg: Package, out: PackageRecord) -> CheckResult:
         if "lint" not in pkg.scripts:
-            return CheckOutcome("lint", True, False, "not run: the package has no `lint` script")
+            return check_result("lint", True, False, "not run: the package has no `lint` script")
         result = self._run(pkg, "quality", "lint", self.pm.run_script("lint"))
         self._record(out, "quality", "lint", result)
         text = result.read_output()
@@ -537,17 +448,17 @@ class PackagePipeline:
             meta.update(failure_metadata(failures))
             first = failures[0]
             where = f"{first.location()}: " if first.location() and first.location() not in first.message else ""
-            return CheckOutcome("lint", False, True, f"{errors} lint error(s): {where}{first.message}"[:300], meta, failures=failures)
-        return CheckOutcome("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
+            return check_result("lint", False, True, f"{errors} lint error(s): {where}{first.message}"[:300], meta, failures=failures)
+        return check_result("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
 
-    def check_typescript(self, pkg: Package, out: PackageOutcome) -> CheckOutcome:
+    def check_typescript(self, pkg: Package, out: PackageRecord) -> CheckResult:
         build_scripts = [pkg.scripts[s] for s in self.config.phases.get("build", []) if s in pkg.scripts]
         if any("tsc" in s for s in build_scripts):
             errors = out.typescript_errors or 0
-            return CheckOutcome("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run", {"errors": errors, "source": "build"})
+            return check_result("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run", {"errors": errors, "source": "build"})
         tsc = find_bin(pkg.dir, self.config.root, "tsc")
         if not (pkg.dir / "tsconfig.json").is_file() or tsc is None:
-            return CheckOutcome("typescript", True, False, "not run: no tsconfig.json or no tsc")
+            return check_result("typescript", True, False, "not run: no tsconfig.json or no tsc")
         result = self._run(pkg, "quality", "tsc-noEmit", [str(tsc), "--noEmit", "-p", "tsconfig.json"])
         self._record(out, "quality", "tsc --noEmit", result)
         diags = typescript_diagnostics(result.read_output())
@@ -557,18 +468,18 @@ class PackagePipeline:
             meta["output_tail"] = result.tail
             first = format_diagnostic(diags[0]) if diags else first_error_line(result.tail)
             failures = typescript_failures(diags, "tsc --noEmit", result.tail) or [Failure("typescript", first, command="tsc --noEmit", output_tail=result.tail)]
-            return CheckOutcome("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta, failures=failures)
-        return CheckOutcome("typescript", True, True, "0 errors (tsc --noEmit)", meta)
+            return check_result("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta, failures=failures)
+        return check_result("typescript", True, True, "0 errors (tsc --noEmit)", meta)
 
-    def check_coverage(self, pkg: Package, out: PackageOutcome, test_output: str, tests_ok: bool | None) -> CheckOutcome:
+    def check_coverage(self, pkg: Package, out: PackageRecord, test_output: str, tests_ok: bool | None) -> CheckResult:
         testing = self.config.testing
         if not testing.enableCoverage:
-            return CheckOutcome("coverage", True, False, "not run: testing.enableCoverage is false")
+            return check_result("coverage", True, False, "not run: testing.enableCoverage is false")
         if tests_ok is None:
-            return CheckOutcome("coverage", True, False, "not run: the package has no test script")
+            return check_result("coverage", True, False, "not run: the package has no test script")
         cov = read_coverage(pkg.dir, test_output)
         if cov is None:
-            return CheckOutcome("coverage", True, False, out.coverage_note or "not measured: the test run wrote no coverage summary")
+            return check_result("coverage", True, False, out.coverage_note or "not measured: the test run wrote no coverage summary")
         out.coverage = cov
         pct = cov.get("lines", cov.get("statements", 0.0))
         meta: dict[str, Any] = {f"{k}_pct": v for k, v in cov.items()}
@@ -576,37 +487,5 @@ class PackagePipeline:
         if pct < testing.min_coverage:
             message = f"line coverage {pct:.1f}% is below {testing.min_coverage:g}%"
             failure = Failure("coverage", message + ": add tests for the uncovered code", command="run test (coverage)")
-            return CheckOutcome("coverage", False, True, message, meta, failures=[failure])
-        return CheckOutcome("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.min_coverage:g}%)", meta)
-
-
-# ---- what the artifact cache records of a package -----------------------------------------------
-
-def cache_record(out: PackageOutcome, warnings: list[str]) -> dict[str, Any]:
-    """The results a cache hit replays: timings, figures, checks, steps and the build's warnings (no log paths)."""
-    return {
-        "timings": dict(out.timings), "coverage": out.coverage, "coverage_note": out.coverage_note,
-        "lint_errors": out.lint_errors, "lint_warnings": out.lint_warnings, "typescript_errors": out.typescript_errors,
-        # A flaky test is news of the run that ran it: a hit replays no flaky warning (nor `flaky`).
-        "tests_passed": out.tests_passed, "warnings": [w for w in warnings if not w.startswith(FLAKY_WARNING)],
-        "checks": {name: {"passed": c.passed, "ran": c.ran, "description": c.description, "warning_only": c.warning_only,
-                          "metadata": {k: v for k, v in c.metadata.items() if k not in ("output_tail", "log")}}
-                   for name, c in out.checks.items()},
-        "steps": [{"phase": s.phase, "script": s.script, "status": s.status, "duration_ms": s.duration_ms,
-                   "exit_code": s.exit_code, "log": Path(s.log).name if s.log else None} for s in out.steps],
-    }
-
-
-def apply_record(out: PackageOutcome, record: dict[str, Any], logs: dict[str, Path]) -> None:
-    """Fill an outcome from a cache record; checks are marked as coming from the cache."""
-    out.timings.update({k: 0 for k in ("build", "test", "quality")})
-    out.coverage, out.coverage_note = record.get("coverage"), record.get("coverage_note")
-    out.lint_errors, out.lint_warnings = record.get("lint_errors"), record.get("lint_warnings")
-    out.typescript_errors, out.tests_passed = record.get("typescript_errors"), record.get("tests_passed")
-    out.warnings.extend(record.get("warnings") or [])
-    for name, c in (record.get("checks") or {}).items():
-        out.checks[name] = CheckOutcome(name, bool(c.get("passed")), bool(c.get("ran")), f"from cache: {c.get('description', '')}",
-                                        {**(c.get("metadata") or {}), "from_cache": True}, bool(c.get("warning_only")))
-    for s in record.get("steps") or []:
-        log = logs.get(s.get("log") or "")
-        out.steps.append(StepRun(s.get("phase", ""), s.get("script", ""), "restored", 0, str(log) if log else None, s.get("exit_code")))
+            return check_result("coverage", False, True, message, meta, failures=[failure])
+        return check_result("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.min_coverage:g}%)", meta)

@@ -27,8 +27,9 @@ from package_builder_dagster.discovery.config import QualityCheck, default_check
 from package_builder_dagster.cache.digest import outputs_digest
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.execution.output_hazards import signature
+from package_builder_dagster.execution.record import CheckResult, PackageRecord
 from package_builder_dagster.execution.package_pipeline import (
-    CheckOutcome, PackageOutcome, PackagePipeline, PhaseFailed, now_iso,
+    PackagePipeline, PhaseFailed, now_iso,
 )
 from package_builder_dagster.execution.scheduler import Task, TaskResult
 
@@ -43,7 +44,7 @@ class PackageTasks:
         `marked`: its tasks known (script text, history) to rewrite its outputs; `remembered`: those
         an earlier run saw rewrite them (kept in the record while they do not run)."""
         self.pipeline, self.pkg, self.verify_before_build = pipeline, pkg, verify_before_build
-        self.out = PackageOutcome(name=pkg.name)
+        self.out = PackageRecord(package=pkg.name)
         self.lock = threading.Lock()
         self.failure: PhaseFailed | None = None  # a failure left to the fix loop
         self.restored = False
@@ -51,7 +52,7 @@ class PackageTasks:
         self.started: float | None = None
         self.build_output = self.test_output = ""
         self.tests_ok: bool | None = None
-        self.checks: dict[str, CheckOutcome] = {}
+        self.checks: dict[str, CheckResult] = {}
         self.first_digest: str | None = None
         self.checking = False  # a check has started
         self.marked, self.remembered = set(marked), list(remembered or [])
@@ -62,11 +63,10 @@ class PackageTasks:
     def first_task(self) -> Task:
         return Task("build", self._guard(self.build))
 
-    def outcome(self) -> PackageOutcome:
+    def outcome(self) -> PackageRecord:
         if self.out.end_time is None:
             self._rewrote()
-            self.out.end_time = now_iso()
-            self.out.duration_ms = int((time.monotonic() - (self.started or time.monotonic())) * 1000)
+            self.out.close(now_iso())
         return self.out
 
     # -- the tasks ------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ class PackageTasks:
             if not self.verify_before_build:
                 pipeline.verify_dependencies(pkg)
             pipeline.publish(pkg, out)
-        out.status = "success"
+        out.state = "done"
         if not self.restored:
             pipeline.save(pkg, out, evaluated_warnings, int((time.monotonic() - (self.started or time.monotonic())) * 1000))
         self.outcome()
@@ -227,13 +227,13 @@ class PackageTasks:
                 return task()
             except PhaseFailed as failure:
                 with self.lock:
-                    if self.out.status != "failed":
+                    if self.out.state != "failed":
                         out = self.out
-                        out.status, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
+                        out.state, out.phase, out.error, out.error_detail = "failed", failure.phase, failure.error, failure.detail
                         out.failures = failure.failures
             except Exception as exc:  # a bug or an OS error must fail this package only
                 with self.lock:
-                    self.out.status, self.out.phase = "failed", self.out.phase or "internal"
+                    self.out.state, self.out.phase = "failed", self.out.phase or "internal"
                     self.out.error = f"{type(exc).__name__}: {exc}"
             self.outcome()
             return TaskResult(False)

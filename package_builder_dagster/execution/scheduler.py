@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal, Protocol
 
 from package_builder_dagster.execution.output_hazards import Hold
-from package_builder_dagster.execution.package_pipeline import PackageOutcome, now_iso
+from package_builder_dagster.execution.package_pipeline import now_iso
+from package_builder_dagster.execution.record import PackageRecord
 from package_builder_dagster.execution.priority import PACKAGE
 
 OnState = Callable[[str, str, dict[str, Any]], None]
@@ -63,7 +64,7 @@ class StateChange:
 
 @dataclass
 class Finished:
-    outcome: PackageOutcome
+    outcome: PackageRecord
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Job(Protocol):
 
     def first_task(self) -> Task: ...
 
-    def outcome(self) -> PackageOutcome: ...
+    def outcome(self) -> PackageRecord: ...
 
 
 @dataclass
@@ -464,7 +465,7 @@ class _Locks:
         return [e for (p, _), e in self.serialized.items() if p == package]
 
 
-def _with_serialized(out: PackageOutcome, locks: _Locks | None, package: str) -> PackageOutcome:
+def _with_serialized(out: PackageRecord, locks: _Locks | None, package: str) -> PackageRecord:
     """The outcome with the hold-backs its tasks caused (see `_Locks`), and a warning that says so."""
     if locks is None:
         return out
@@ -481,14 +482,14 @@ def _with_serialized(out: PackageOutcome, locks: _Locks | None, package: str) ->
     return out
 
 
-def _final_outcome(p: _Package) -> PackageOutcome:
+def _final_outcome(p: _Package) -> PackageRecord:
     """A failed package's outcome from its job; a blocked one's (with what its own tasks did, if any)."""
     if p.final == "failed":
         return p.job.outcome()
     out = p.job.outcome()
     out.start_time = out.start_time or now_iso()
-    out.status, out.phase, out.blocked_by = "blocked", "blocked", p.blocked_by
+    out.state, out.phase, out.blocked_by = "blocked", "blocked", p.blocked_by
     out.error = f"blocked: dependency {p.blocked_by} did not build"
-    out.end_time = now_iso()
+    out.end_time = None
     out.publish = None
-    return out
+    return out.close(now_iso())

@@ -12,10 +12,10 @@ from package_builder_dagster.cache.package_cache import PackageCache, make_artif
 from package_builder_dagster.discovery.config import BuildConfig, default_checks
 from package_builder_dagster.orchestration.progress_file import ProgressWriter, progress_path
 from package_builder_dagster.orchestration.run_events import final_states, progress_payload, state_message
-from package_builder_dagster.reporting.record import RECORD_KEY, PackageRecord
+from package_builder_dagster.execution.record import RECORD_KEY, CheckResult, PackageRecord
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.distributed.provenance import worker_metadata
-from package_builder_dagster.execution.package_pipeline import CheckOutcome, PackageOutcome, PackagePipeline, now_iso
+from package_builder_dagster.execution.package_pipeline import PackagePipeline, now_iso
 from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 from package_builder_dagster.execution.suite_publishing import publish_suite_packages
 from package_builder_dagster.reporting.reports import lint_score, package_report_path
@@ -37,9 +37,10 @@ def _op_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_") or "package"
 
 
-def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) -> dict[str, Any]:
+def materialize_metadata(outcome: PackageRecord, pm_kind: str, version: str) -> dict[str, Any]:
     meta: dict[str, Any] = {
-        "duration_ms": outcome.duration_ms,
+        "duration_ms": outcome.duration_ms,  # its own commands' time
+        "span_ms": outcome.span_ms,  # from its first task's start to its end, waits included
         "build_ms": outcome.timings["build"],
         "test_ms": outcome.timings["test"],
         "quality_ms": outcome.timings["quality"],
@@ -80,12 +81,12 @@ def materialize_metadata(outcome: PackageOutcome, pm_kind: str, version: str) ->
 MAX_LISTED_OUTPUTS = 5000
 
 
-def cache_metadata(outcome: PackageOutcome) -> dict[str, Any]:
+def cache_metadata(outcome: PackageRecord) -> dict[str, Any]:
     """The outputs (list and digest) and what the artifact cache did: hit or miss, key, source, time saved."""
     meta: dict[str, Any] = {}
     if outcome.outputs_digest is not None:
         meta["outputs_digest"] = outcome.outputs_digest
-        meta["outputs_count"] = len(outcome.outputs)
+        meta["outputs_count"] = outcome.outputs_count
         meta["outputs"] = dg.MetadataValue.json(outcome.outputs[:MAX_LISTED_OUTPUTS])
     info = outcome.cache
     if info is not None:
@@ -193,7 +194,7 @@ def run_packages(
             if name and meta.get("publish_status") in ("published", "already-published", "dry-run"):
                 publisher.remember(name, graph[name].version)
     check_keys = context.selected_asset_check_keys
-    failed: list[PackageOutcome] = []
+    failed: list[PackageRecord] = []
     per_package = config.dagster.grouping == "per-package"
     # Per-package grouping: Dagster runs the steps side by side; inside one, its tasks run in order.
     slots = 1 if per_package else config.maxConcurrentBuilds
@@ -247,14 +248,14 @@ def run_packages(
                 follow(event)
                 continue
             outcome = event.outcome
-            pkg = graph[outcome.name]
+            pkg = graph[outcome.package]
             key = translator.get_asset_key(pkg)
             # The package's typed record is what the reports, the CLI and suite publishing read back.
             outcome.priority_basis = priorities.basis
-            outcome.states, outcome.slot_wait_ms = marks.pop(outcome.name, []), slot_waits.pop(outcome.name, 0)
-            typed = PackageRecord.from_outcome(outcome, outcome.end_time or now_iso())
-            progress.write(progress_payload(typed))
-            record = {RECORD_KEY: dg.MetadataValue.json(typed.to_json())}
+            outcome.states, outcome.slot_wait_ms = marks.pop(outcome.package, []), slot_waits.pop(outcome.package, 0)
+            outcome.close(now_iso())
+            progress.write(progress_payload(outcome))
+            record = {RECORD_KEY: dg.MetadataValue.json(outcome.to_json())}
             if outcome.ok:
                 path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
                 yield dg.MaterializeResult(asset_key=key, metadata={
@@ -278,20 +279,20 @@ def run_packages(
     if failed:
         with_output = [o for o in failed if o.status == "failed" and o.error_detail][:10]
         raise dg.Failure(description=failure_summary(failed), metadata={
-            "failed": [o.name for o in failed if o.status == "failed"],
-            "blocked": [o.name for o in failed if o.status == "blocked"],
-            **{f"output: {o.name}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
+            "failed": [o.package for o in failed if o.status == "failed"],
+            "blocked": [o.package for o in failed if o.status == "blocked"],
+            **{f"output: {o.package}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
         }, allow_retries=False)
 
 
-def gate_status(check: CheckOutcome) -> str:
+def gate_status(check: CheckResult) -> str:
     """passed, failed, failed (warning only) or not run."""
     if not check.ran:
         return "not run"
     return "passed" if check.passed else "failed (warning only)" if check.warning_only else "failed"
 
 
-def gates_result(key: dg.AssetKey, checks: list[CheckOutcome]) -> dg.AssetCheckResult:
+def gates_result(key: dg.AssetKey, checks: list[CheckResult]) -> dg.AssetCheckResult:
     """The package's one asset check: each gate's result as metadata (a line each, and `gates` as JSON),
     failed when a gate failed, with severity ERROR unless every failed gate only warns."""
     failed = [c for c in checks if c.ran and not c.passed]
@@ -309,12 +310,12 @@ def gates_result(key: dg.AssetKey, checks: list[CheckOutcome]) -> dg.AssetCheckR
                                severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN, metadata=meta)
 
 
-def failure_summary(failed: list[PackageOutcome]) -> str:
+def failure_summary(failed: list[PackageRecord]) -> str:
     bad = [o for o in failed if o.status == "failed"]
     blocked = [o for o in failed if o.status == "blocked"]
     lines = [f"{len(bad)} package(s) failed, {len(blocked)} blocked"]
-    lines += [f"- {o.name} failed in {o.phase}: {o.error}" for o in bad]
-    lines += [f"- {o.name} blocked by {o.blocked_by}" for o in blocked]
+    lines += [f"- {o.package} failed in {o.phase}: {o.error}" for o in bad]
+    lines += [f"- {o.package} blocked by {o.blocked_by}" for o in blocked]
     return "\n".join(lines)
 
 

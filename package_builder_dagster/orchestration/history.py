@@ -17,7 +17,7 @@ import dagster as dg
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.execution.priority import PackageWeights, package_priorities, task_priorities, weights_from_steps
 from package_builder_dagster.orchestration.translator import PackageTranslator
-from package_builder_dagster.reporting.record import RECORD_KEY
+from package_builder_dagster.execution.record import RECORD_KEY
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from package_builder_dagster.reporting.record import RECORD_KEY, TERMINAL, PackageRecord, parse_record
+from package_builder_dagster.execution.record import RECORD_KEY, TERMINAL, PackageRecord, parse_record
 
 MARK = " ⟦package-builder⟧ "
 
@@ -63,7 +63,7 @@ def read_states(instance: Any, run_id: str, cursor: str | None = None) -> tuple[
 def progress_payload(record: PackageRecord) -> dict[str, Any]:
     """A package's end as a progress line: its state, and what the CLI prints of it."""
     return {"package": record.package, "state": record.state, "time": record.time, "phase": record.phase,
-            "error": record.error, "blocked_by": record.blocked_by, "duration_ms": record.duration_ms,
+            "error": record.error, "blocked_by": record.blocked_by, "duration_ms": record.duration_ms, "span_ms": record.span_ms,
             "cache": {"hit": record.cache.hit, "source": record.cache.source} if record.cache else None}
 
 

@@ -24,8 +24,7 @@ def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:
             attempted.add((run_id, r["packageName"]))
             if a.get("fixed"):
                 fixed.add((run_id, r["packageName"]))
-    waits = sorted(((r["packageName"], w["packageName"], w["waitTime"]) for _, r in reports for w in r["waitedFor"]),
-                   key=lambda t: t[2], reverse=True)
+    waits = sorted((_longest_wait(r) for _, r in reports if r["waitedFor"]), key=lambda t: t[2], reverse=True)
     utilization = [s["slotUtilization"] for s in runs if s.get("slotUtilization") is not None]
     return {
         "runs": [{k: s.get(k) for k in ("runId", "runStatus", "startTime", "totalPackages", "successful", "failed", "blocked",
@@ -41,7 +40,9 @@ def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:
             "byPrompt": {k: {**v, "successRate": round(v["fixed"] / v["attempts"], 3) if v["attempts"] else None} for k, v in sorted(prompts.items())},
         },
         "waits": {
-            "totalDependencyWait": sum(w for _, _, w in waits),
+            "totalDependencyWait": sum(w for _, _, w in waits),  # summed over `waitingPackages`
+            "waitingPackages": sum(1 for _, _, w in waits if w),
+            "slotWaitingPackages": sum(1 for _, r in reports if r.get("slotWaitTime")),
             "totalSlotWait": sum(r.get("slotWaitTime", 0) for _, r in reports),
             "longest": [{"packageName": p, "dependency": d, "waitTime": w} for p, d, w in waits[:top]],
         },
@@ -51,6 +52,12 @@ def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:
             "meanSlotUtilization": round(sum(utilization) / len(utilization), 4) if utilization else None,
         },
     }
+
+
+def _longest_wait(report: dict[str, Any]) -> tuple[str, str, int]:
+    """(package, the dependency it waited for last, how long): a package waits for all its dependencies at once."""
+    last = max(report["waitedFor"], key=lambda w: w["waitTime"])
+    return report["packageName"], last["packageName"], last["waitTime"]
 
 
 def flaky_tests(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.files import write_json_atomic, write_text_atomic
 from package_builder_dagster.paths import UnsafePath, inside
-from package_builder_dagster.reporting.record import PackageRecord, blocked_record
+from package_builder_dagster.execution.record import PackageRecord, blocked_record
 
 
 def lint_score(errors: int | None, warnings: int | None) -> float | None:
@@ -41,7 +41,8 @@ def package_report(record: PackageRecord, workflow_id: str, dependencies: list[s
         "workflowId": workflow_id,
         "startTime": record.start_time,
         "endTime": record.end_time,
-        "duration": record.duration_ms,
+        "duration": record.duration_ms,  # its own commands' time (how long at least one of them ran)
+        "span": record.span_ms,  # its first task's start to its end, waits included
         "buildMetrics": {
             "buildTime": timings.get("build", 0),
             "testTime": timings.get("test", 0),
@@ -70,6 +71,7 @@ def package_report(record: PackageRecord, workflow_id: str, dependencies: list[s
         "cache": cache_record(record),
         "dependencies": dependencies,
         "waitedFor": waited_for,
+        "dependencyWait": max((w["waitTime"] for w in waited_for), default=0),  # until its last dependency ended
         "serialized": [dict(e) for e in record.serialized],
         "rewroteOutputs": list(record.rewrote_outputs),
     }
@@ -292,7 +294,9 @@ def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], starte
         "slowestPackages": [{k: r[k] for k in brief} for r in by_time[:5]],
         "mostFixAttempts": [{"packageName": r["packageName"], "fixAttempts": len(r["fixAttempts"])} for r in by_fix[:5]],
         "flakyPackages": flaky_packages(reports),
-        "totalWaitTime": sum(w["waitTime"] for r in reports for w in r["waitedFor"]),
+        # per package, until its last dependency ended (not per edge: a package's waits overlap), summed
+        "totalWaitTime": sum(r.get("dependencyWait", 0) for r in reports),
+        "waitingPackages": sum(1 for r in reports if r.get("dependencyWait")),
         "totalSlotWaitTime": sum(r["slotWaitTime"] for r in reports),
         "criticalPath": critical_path(reports),
         "cache": cache_totals(reports),
