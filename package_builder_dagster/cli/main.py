@@ -293,17 +293,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         watcher.stop()
     result = finished_run(instance, run_id, exit_code)
     from package_builder_dagster.orchestration.run_events import read_run
-    from package_builder_dagster.execution.record import blocked_record
+    from package_builder_dagster.reporting.reports import run_records
 
     log = read_run(instance, result.run_id)  # once: the summary, the warnings and the reports all come from it
     for message in log.warnings:
         console.print(f"[yellow]warning:[/] {escape(message)}")
-    states = dict(log.records)
     run_dir, summary = report_run(instance, result.run_id, config, graph, translator, log)
     clear_unreported(Path(instance.root_directory), result.run_id)
-    for report in summary["packageReports"]:  # per-package steps Dagster skipped after a failure
-        if report["status"] == "blocked":
-            states.setdefault(report["packageName"], blocked_record(report["packageName"], "", report.get("blockedBy"), report["error"]))
+    # the packages that ended, and those Dagster skipped after a failure (blocked); not those the run ended before
+    states = {n: r for n, r in run_records(log, graph, selected, log.end or "").items() if n in log.records or r.state == "blocked"}
     suites = {p.name for p in graph if p.category == "suite"}
     began = {p["package"] for p in log.payloads if p.get("state") == "started"}
     return _print_summary(console, result, selected, states, time.monotonic() - started, run_dir, summary, suites, began)

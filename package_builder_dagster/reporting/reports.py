@@ -161,6 +161,22 @@ def assign_slots(reports: list[dict[str, Any]]) -> None:
         report["slot"] = slot
 
 
+def run_records(log: Any, graph: Any, selected: list[str], run_end: str) -> dict[str, PackageRecord]:
+    """Every selected package's record: its own, or, for a package Dagster skipped (its step waited for a
+    failed one) or that the run ended before, one that says why (blocked by the failed dependency)."""
+    terminal = {name: log.records[name] for name in selected if name in log.records}
+    records = {}
+    for name in selected:
+        if name in terminal:
+            records[name] = terminal[name]
+            continue
+        failed_up = [d for d in graph.upstream({name}) if d in terminal and terminal[d].state in ("failed", "blocked")]
+        root = next((d for d in failed_up if terminal[d].state == "failed"), failed_up[0] if failed_up else None)
+        records[name] = blocked_record(name, run_end, root, f"blocked: dependency {root} did not build" if root
+                                       else "not finished: the run ended before this package did")
+    return records
+
+
 def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every selected package's report and the suite summary of one run, from its event log alone.
 
@@ -173,16 +189,12 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
     run_start = log.start or min(times, default=None)
     run_end = log.end or max(times, default=run_start)
     terminal = {name: log.records[name] for name in selected if name in log.records}
+    records = run_records(log, graph, selected, run_end or "")
     reports = []
     for name in selected:
         pkg = graph[name]
         events = by_package.get(name, [])
-        record = terminal.get(name)
-        if record is None:  # Dagster skipped its step, or the run ended first
-            failed_up = [d for d in graph.upstream({name}) if d in terminal and terminal[d].state in ("failed", "blocked")]
-            root = next((d for d in failed_up if terminal[d].state == "failed"), failed_up[0] if failed_up else None)
-            record = blocked_record(name, run_end or "", root, f"blocked: dependency {root} did not build" if root
-                                    else "not finished: the run ended before this package did")
+        record = records[name]
         step = record.step or next((p.get("step") for p in events if p.get("step")), None) or "packages"
         waited = [{"packageName": d, "waitTime": max(0, _ms(run_start, terminal[d].end_time or terminal[d].time)) if d in terminal else 0}
                   for d in pkg.dependencies]
