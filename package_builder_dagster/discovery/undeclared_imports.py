@@ -31,7 +31,8 @@ from typing import Iterator
 
 SOURCE_EXTENSIONS = (".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte")
 DECLARATION_SUFFIXES = (".d.ts", ".d.mts", ".d.cts")
-SKIPPED_DIRS = frozenset({"node_modules", "dist", "build", "coverage", ".turbo", "out"})
+# Test fixtures and snapshots are input data (a codemod's before/after files), not the package's imports.
+SKIPPED_DIRS = frozenset({"node_modules", "dist", "build", "coverage", ".turbo", "out", "fixtures", "__fixtures__", "__snapshots__"})
 MAX_FILE_BYTES = 1_000_000
 _QUOTES = ("'", '"', "`")
 

@@ -489,7 +489,7 @@ def _final_outcome(p: _Package) -> PackageRecord:
     out = p.job.outcome()
     out.start_time = out.start_time or now_iso()
     out.state, out.phase, out.blocked_by = "blocked", "blocked", p.blocked_by
-    out.error = f"blocked: dependency {p.blocked_by} did not build"
+    out.error = f"blocked: dependency {p.blocked_by} did not succeed"
     out.end_time = None
     out.publish = None
     return out.close(now_iso())

@@ -24,7 +24,8 @@ def typescript_diagnostics(output: str) -> list[dict[str, Any]]:
 
 def format_diagnostic(diag: dict[str, Any]) -> str:
     """`file(line): TSxxxx: message`, the way the summary and the failure show one diagnostic."""
-    return f"{diag['file']}({diag['line']}): {diag['code']}: {diag['message']}"
+    where = f"{diag['file']}({diag['line']}): " if diag.get("file") else ""
+    return f"{where}{diag['code']}: {diag['message']}"
 
 
 def eslint_counts(output: str) -> tuple[int, int] | None:
@@ -114,6 +115,12 @@ _LIFECYCLE_NOISE = re.compile(r"ELIFECYCLE|^npm (?:ERR!|error)|^error Command fa
 _COMMAND_NOT_FOUND = re.compile(r"^(?:sh|bash|/bin/sh): (?:\d+: )?(?:line \d+: )?(?P<a>[^:\s]+): (?:command )?not found$|^(?P<b>[^:\s]+): command not found$", re.M)
 
 
+# A line that says what went wrong: a TypeScript diagnostic, `error`/`ERROR` as a word (pnpm's ` ERROR `),
+# `Error:` or Node's `Error [ERR_…]:`, a test runner's FAIL, ESLint's crash banner.
+_ERROR_LINE = re.compile(r"error TS\d+|\berror\b|Error( \[[A-Z_]+\])?:|FAIL|✖|AssertionError|Oops! Something went wrong", re.I)
+_STACK_FRAME = re.compile(r"^at .+\(.*\)$|^at (async )?\S+:\d+")
+
+
 def command_not_found(output: str) -> str | None:
     """The program a script's shell could not find (`sh: 1: deno: not found`), or None."""
     m = _COMMAND_NOT_FOUND.search(output)
@@ -128,6 +135,6 @@ def first_error_line(text: str) -> str:
     if missing:
         return next(ln for ln in lines if missing in ln and "not found" in ln)[:300]
     for ln in lines:
-        if re.search(r"error TS\d+|\berror\b|Error:|FAIL|✖|AssertionError", ln):
+        if not _STACK_FRAME.match(ln) and _ERROR_LINE.search(ln):
             return ln[:300]
     return lines[-1][:300] if lines else ""

@@ -161,6 +161,23 @@ def assign_slots(reports: list[dict[str, Any]]) -> None:
         report["slot"] = slot
 
 
+def build_end(record: PackageRecord) -> str | None:
+    """When the package's outputs were ready for its dependents: the end of its last build command (a
+    dependent's build waits for its dependencies' builds only), else its end (restored, or no build)."""
+    ends = [datetime.fromisoformat(s.start) + timedelta(milliseconds=s.duration_ms)
+            for s in record.steps if s.phase == "build" and s.start and s.status in ("passed", "failed")]
+    return max(ends).isoformat(timespec="milliseconds") if ends else record.end_time or record.time or None
+
+
+def waited_for(run_start: str | None, record: PackageRecord, dependency: PackageRecord) -> int:
+    """How long the package waited for `dependency`, from the run's start: until that dependency's build
+    ended, and never past the moment the package itself started."""
+    ready = build_end(dependency)
+    if record.start_time and ready and record.start_time < ready:
+        ready = record.start_time
+    return max(0, _ms(run_start, ready))
+
+
 def run_records(log: Any, graph: Any, selected: list[str], run_end: str) -> dict[str, PackageRecord]:
     """Every selected package's record: its own, or, for a package Dagster skipped (its step waited for a
     failed one) or that the run ended before, one that says why (blocked by the failed dependency)."""
@@ -172,7 +189,7 @@ def run_records(log: Any, graph: Any, selected: list[str], run_end: str) -> dict
             continue
         failed_up = [d for d in graph.upstream({name}) if d in terminal and terminal[d].state in ("failed", "blocked")]
         root = next((d for d in failed_up if terminal[d].state == "failed"), failed_up[0] if failed_up else None)
-        records[name] = blocked_record(name, run_end, root, f"blocked: dependency {root} did not build" if root
+        records[name] = blocked_record(name, run_end, root, f"blocked: dependency {root} {terminal[root].state}" if root
                                        else "not finished: the run ended before this package did")
     return records
 
@@ -196,7 +213,7 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
         events = by_package.get(name, [])
         record = records[name]
         step = record.step or next((p.get("step") for p in events if p.get("step")), None) or "packages"
-        waited = [{"packageName": d, "waitTime": max(0, _ms(run_start, terminal[d].end_time or terminal[d].time)) if d in terminal else 0}
+        waited = [{"packageName": d, "waitTime": waited_for(run_start, record, terminal[d]) if d in terminal else 0}
                   for d in pkg.dependencies]
         report = package_report(record, f"{log.run_id}:{step}", list(pkg.dependencies), waited)
         if record.states:  # the record keeps its state changes (older runs logged them as events)
