@@ -1,12 +1,29 @@
-"""package-builder: every package of a JS/TS monorepo as a Dagster asset that builds, tests and checks itself."""
+"""package-builder: every package of a JS/TS monorepo as a Dagster asset that builds, tests and checks itself.
+
+The names users import, as with dagster-dbt: the factory (`build_definitions`), the Component, the
+translator to subclass, the resource, the config, the typed record, and the error root. Each is
+imported on first use, so the CLI's Dagster-free paths (`build --stale`'s fast path) stay fast.
+"""
 
 from typing import Any
 
 __version__ = "0.1.0"
 
-# `package_builder_dagster.PackageBuilderComponent` (the `dg` registry entry) imports Dagster only
-# when asked for, so the CLI's Dagster-free paths stay fast.
-_LAZY = {"PackageBuilderComponent": "orchestration.component"}
+_LAZY = {
+    "BuildConfig": "discovery.config",
+    "load_config": "discovery.config",
+    "discover_for": "discovery.workspace",
+    "WorkspaceGraph": "discovery.graph",
+    "Package": "discovery.graph",
+    "PackageRecord": "execution.record",
+    "PackageTranslator": "orchestration.translator",
+    "PackageBuilderResource": "orchestration.resource",
+    "build_definitions": "orchestration.definitions",
+    "PackageBuilderComponent": "orchestration.component",  # the `dg` registry entry
+    "UsageError": "errors",
+}
+
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
