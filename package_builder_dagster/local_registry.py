@@ -64,7 +64,7 @@ class LocalRegistry:
     token: str
     proc: subprocess.Popen
     log: Path
-    session: requests.Session = field(default_factory=http.session)
+    session: requests.Session = field(default_factory=http.session, repr=False)
 
     def packument(self, name: str) -> dict | None:
         response = self.session.get(self.url + name.replace("/", "%2f"), timeout=10)
