@@ -7,7 +7,6 @@ storage in STORAGE (kept between runs), logs in a local user, runs COMMAND with 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -16,10 +15,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import requests
+
+from package_builder_dagster import http
 
 CONFIG = """\
 storage: {storage}
@@ -63,15 +64,14 @@ class LocalRegistry:
     token: str
     proc: subprocess.Popen
     log: Path
+    session: requests.Session = field(default_factory=http.session, repr=False)
 
     def packument(self, name: str) -> dict | None:
-        try:
-            with urllib.request.urlopen(self.url + name.replace("/", "%2f"), timeout=10) as r:
-                return json.load(r)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        response = self.session.get(self.url + name.replace("/", "%2f"), timeout=10)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
 
     def versions(self, name: str) -> list[str]:
         return sorted((self.packument(name) or {}).get("versions", {}))
@@ -84,19 +84,16 @@ class LocalRegistry:
             self.proc.kill()
 
 
-def _login(url: str, password: str) -> str:
+def _login(session: requests.Session, url: str, password: str) -> str:
     """Create the local user (or, when it exists, log it in) and return its token."""
     body = json.dumps({"name": USER, "password": password}).encode()
     headers = {"content-type": "application/json"}
     target = url + f"-/user/org.couchdb.user:{USER}"
-    try:
-        return json.load(urllib.request.urlopen(urllib.request.Request(target, body, headers, method="PUT"), timeout=10))["token"]
-    except urllib.error.HTTPError as exc:
-        if exc.code != 409:
-            raise
-    basic = base64.b64encode(f"{USER}:{password}".encode()).decode()
-    request = urllib.request.Request(target, body, {**headers, "authorization": f"Basic {basic}"}, method="PUT")
-    return json.load(urllib.request.urlopen(request, timeout=10))["token"]
+    response = session.put(target, data=body, headers=headers, timeout=10)
+    if response.status_code == 409:
+        response = session.put(target, data=body, headers=headers, auth=(USER, password), timeout=10)
+    response.raise_for_status()
+    return response.json()["token"]
 
 
 def start(folder: Path, port: int | None = None, timeout: float = 60) -> LocalRegistry:
@@ -117,22 +114,23 @@ def start(folder: Path, port: int | None = None, timeout: float = 60) -> LocalRe
         stdout=open(log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=folder,
     )
     url = f"http://127.0.0.1:{port}/"
+    session = http.session()
     deadline = time.monotonic() + timeout
     while True:
         try:
-            urllib.request.urlopen(url + "-/ping", timeout=2).read()
+            session.get(url + "-/ping", timeout=2).raise_for_status()
             break
-        except OSError:
+        except requests.RequestException:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"verdaccio did not start: {log.read_text()[-2000:]}") from None
             time.sleep(0.1)
     try:
-        token = _login(url, secret_file.read_text().strip())
+        token = _login(session, url, secret_file.read_text().strip())
     except Exception:
         proc.kill()
         raise
-    return LocalRegistry(url, token, proc, log)
+    return LocalRegistry(url, token, proc, log, session)
 
 
 def main(argv: list[str]) -> int:

@@ -209,6 +209,48 @@ def test_unsafe_members_are_rejected(tmp_path, member):
     assert not (tmp_path / "evil.txt").exists()
 
 
+@pytest.mark.parametrize("member", ["absolute-link", "fifo", "relinked-chain"])
+def test_members_the_data_filter_or_the_final_link_check_refuse(tmp_path, member):
+    """tarfile's `data` filter refuses a link to an absolute path and a FIFO; a link that stayed inside when
+    it was made but that a later member re-points out of the package is caught after unpacking."""
+    def info(name, kind=tarfile.REGTYPE, linkname=""):
+        item = tarfile.TarInfo(name)
+        item.type, item.linkname = kind, linkname
+        return item
+
+    members = {
+        "absolute-link": [(info("outputs/abs", tarfile.SYMTYPE, "/etc/passwd"), None)],
+        "fifo": [(info("outputs/pipe", tarfile.FIFOTYPE), None)],
+        "relinked-chain": [(info("outputs/up", tarfile.SYMTYPE, "here/.."), None),  # `here` does not exist yet: inside
+                           (info("outputs/here", tarfile.SYMTYPE, "."), None)],      # now `up` is the package's parent
+    }[member]
+    target = tmp_path / "pkg"
+    target.mkdir()
+    with pytest.raises(CorruptArtifact, match="unsafe member: .*(escapes the package|not a regular file)"):
+        restore(crafted(members), target)
+    assert list(target.iterdir()) == []
+
+
+def test_restore_drops_setuid_bits_and_keeps_the_restore_time(tmp_path):
+    """A member with setuid/setgid bits and an old mtime restores as a plain executable written now."""
+    source = tmp_path / "src"
+    (source / "bin").mkdir(parents=True)
+    (source / "bin/tool").write_text("#!/bin/sh\n")
+    blob = pack(source, ["bin/tool"], {})
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as original, tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for member in original:
+            data = original.extractfile(member).read() if member.isreg() else None
+            if member.name == "outputs/bin/tool":
+                member.mode, member.mtime = 0o6777, 1
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+    started = time.time()
+    restore(out.getvalue(), tmp_path / "pkg")
+    restored = (tmp_path / "pkg/bin/tool").stat()
+    assert stat.S_IMODE(restored.st_mode) == 0o755
+    assert restored.st_mtime >= started - 1
+
+
 def test_pack_refuses_links_out_of_the_package(tmp_path):
     root = tmp_path / "pkg"
     root.mkdir()

@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from package_builder_dagster.cache.digest import _clean_relpath, _normalized_files, outputs_digest  # noqa: F401 - outputs_digest is part of this module's API
+from package_builder_dagster.cache.digest import _normalized_files, outputs_digest  # noqa: F401 - outputs_digest is part of this module's API
 
 MANIFEST_NAME = "manifest.json"
 OUTPUTS_PREFIX = "outputs/"
@@ -123,12 +123,33 @@ def read_manifest(blob: bytes) -> dict:
     raise CorruptArtifact("artifact has no manifest.json")
 
 
+def _output_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """tarfile's `data` filter (no absolute paths or `..` out of `dest`, no links leading out of it, no
+    device files, no setuid bits or owners), then: no hard links either, the modes `pack` gives
+    (0o755 or 0o644) and the time of the restore."""
+    member = tarfile.data_filter(member, dest)
+    if member.islnk():
+        raise tarfile.SpecialFileError(member)
+    return member.replace(mode=(0o755 if member.mode & stat.S_IXUSR else 0o644) if member.isreg() else None,
+                          mtime=None, deep=False)
+
+
+def _refusal(exc: tarfile.FilterError) -> str:
+    """Why the filter refused a member, without the temporary folder's path that tarfile puts in it."""
+    member = exc.tarinfo
+    if member.issym() and isinstance(exc, (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError)):
+        return f"symlink {member.name} -> {member.linkname!r} escapes the package"
+    if isinstance(exc, (tarfile.AbsolutePathError, tarfile.OutsideDestinationError)):
+        return f"unsafe path {member.name!r}"
+    return f"{OUTPUTS_PREFIX + member.name!r} is not a regular file or symlink"
+
+
 def _unpack(blob: bytes, outputs: Path) -> tuple[dict, list[str]]:
     """Unpack the artifact's outputs into `outputs`, checking every member; (manifest, files)."""
     manifest: dict | None = None
     files: list[str] = []
     try:
-        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz", errorlevel=2) as tar:  # errorlevel 2: no error only printed
             for member in tar:
                 if member.name == MANIFEST_NAME:
                     if manifest is not None or not member.isreg():
@@ -140,39 +161,24 @@ def _unpack(blob: bytes, outputs: Path) -> tuple[dict, list[str]]:
                     continue
                 if not member.name.startswith(OUTPUTS_PREFIX):
                     raise CorruptArtifact(f"unexpected member {member.name!r}")
-                try:
-                    rel = _clean_relpath(member.name[len(OUTPUTS_PREFIX):].rstrip("/") if member.isdir()
-                                         else member.name[len(OUTPUTS_PREFIX):])
-                except ValueError as exc:
-                    raise CorruptArtifact(f"unsafe member: {exc}") from None
+                rel = member.name[len(OUTPUTS_PREFIX):]
                 target = outputs / rel
                 if any(parent.is_symlink() for parent in target.parents if outputs in parent.parents):
                     raise CorruptArtifact(f"unsafe member: {member.name!r} lies under a symlink")
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                if target.exists() or target.is_symlink():
+                if not member.isdir() and (target.exists() or target.is_symlink()):
                     raise CorruptArtifact(f"duplicate member {member.name!r}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if member.issym():
-                    if not _link_stays_inside(rel, member.linkname):
-                        raise CorruptArtifact(f"unsafe member: symlink {rel} -> {member.linkname!r} escapes the package")
-                    os.symlink(member.linkname, target)
-                elif member.isreg():
-                    source = tar.extractfile(member)
-                    with target.open("wb") as out:
-                        shutil.copyfileobj(source, out, 1 << 20)
-                    target.chmod(0o755 if member.mode & stat.S_IXUSR else 0o644)
-                else:
-                    raise CorruptArtifact(f"unsafe member: {member.name!r} is not a regular file or symlink")
-                files.append(rel)
+                tar.extract(member.replace(name=rel, deep=False), outputs, filter=_output_filter)
+                if not member.isdir():
+                    files.append(rel)
+    except tarfile.FilterError as exc:
+        raise CorruptArtifact(f"unsafe member: {_refusal(exc)}") from None
     except _TAR_ERRORS as exc:
         raise CorruptArtifact(f"unreadable artifact: {exc}") from None
-    except OSError as exc:  # e.g. a name too long for this filesystem
+    except (OSError, ValueError) as exc:  # e.g. a name too long for this filesystem, or with a NUL in it
         raise CorruptArtifact(f"cannot unpack artifact: {exc}") from None
     if manifest is None:
         raise CorruptArtifact("artifact has no manifest.json")
-    for rel in files:
+    for rel in files:  # the filter checks each link when it is made; a later member can still re-point one
         if (outputs / rel).is_symlink() and not _resolves_inside(outputs, outputs / rel):
             raise CorruptArtifact(f"unsafe member: symlink {rel} -> {os.readlink(outputs / rel)!r} escapes the package")
     return manifest, sorted(files)

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from filelock import FileLock, Timeout
 
+from package_builder_dagster import http
 from package_builder_dagster.discovery.config import default_cache_dir
 from package_builder_dagster.errors import StoreError
 
@@ -239,7 +240,7 @@ class RemoteStore:
         self._signature_key = signature_key
         self.timeout_seconds = timeout_seconds
         self.last_miss_reason: str | None = None
-        self._session = requests.Session()
+        self._session = http.session()  # no retries: one failure and the run goes on without the remote
 
     def __repr__(self) -> str:
         token = "'***'" if self._token else "None"

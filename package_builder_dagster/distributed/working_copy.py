@@ -9,13 +9,14 @@ commits at once on the same worker would check out over each other.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import re
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
+
+from filelock import FileLock
 
 from package_builder_dagster.cache.artifact import restore
 from package_builder_dagster.cache.package_cache import make_artifact_cache
@@ -56,12 +57,8 @@ class WorkingCopy:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """One preparation at a time in this clone (a worker's pool processes share it)."""
-        with open(self.state / "lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with FileLock(self.state / "lock"):
+            yield
 
     def head(self) -> str:
         return _git(self.root, "rev-parse", "HEAD")

@@ -7,7 +7,6 @@ built-in fixers that need no agent, and committing a package's fixes. No Dagster
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -17,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
+
+from filelock import FileLock
 
 from package_builder_dagster.execution.output_parsers import Failure, failure_types, format_failures
 from package_builder_dagster.discovery.config import BuildConfig
@@ -199,12 +200,8 @@ class Agents:
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.config.logs_dir / ".agents.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with FileLock(self.config.logs_dir / ".agents.lock"):
+            yield
 
     def _rel(self, path: Path) -> str:
         return os.path.relpath(path, self.graph.root)

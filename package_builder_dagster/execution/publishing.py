@@ -15,14 +15,16 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import requests
+
+from package_builder_dagster import http
+from package_builder_dagster.http import root_reason
 from package_builder_dagster.secret_env import npm_token
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
@@ -83,32 +85,32 @@ def _auth_key(url: str) -> str:
 
 
 class Registry:
-    """Read-only questions to an npm registry over its HTTP API, each retried once when transient."""
+    """Read-only questions to an npm registry over its HTTP API, each retried once when transient
+    (unreachable, timed out, or answered 5xx), after RETRY_PAUSE_SECONDS."""
 
     def __init__(self, url: str, token: str | None, timeout: float = 30.0):
         self.url = url if url.endswith("/") else url + "/"
         self._token = token
         self.timeout = timeout
+        self._session = http.session(retries=1, pause=RETRY_PAUSE_SECONDS)
 
     def _get(self, path: str, accept: str = "application/json") -> tuple[int, bytes]:
         headers = {"Accept": accept}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        request = urllib.request.Request(self.url + path, headers=headers)
-        for attempt in (1, 2):
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.status, response.read()
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500:
-                    return exc.code, exc.read()
-                error = RegistryError(f"{display_url(self.url)} answered {exc.code} {exc.reason}", transient=True)
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                reason = getattr(exc, "reason", exc)
-                error = RegistryError(f"{display_url(self.url)} unreachable: {reason}", transient=True)
-            if attempt == 1:
-                time.sleep(RETRY_PAUSE_SECONDS)
-        raise error
+        try:
+            response = self._session.get(self.url + path, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise RegistryError(f"{display_url(self.url)} unreachable: {self._scrub(root_reason(exc))}", transient=True) from None
+        if response.status_code >= 500:
+            raise RegistryError(f"{display_url(self.url)} answered {response.status_code} {response.reason}", transient=True)
+        return response.status_code, response.content
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._token, urlsplit(self.url).password):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     def versions(self, name: str) -> set[str]:
         """The versions of `name` on the registry (empty when the package is unknown there)."""

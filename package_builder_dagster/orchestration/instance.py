@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
 from pathlib import Path
 
 import dagster as dg
+from filelock import FileLock, Timeout
 
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.orchestration.dagster_private import NOOP_COMPUTE_LOG_MANAGER
@@ -97,30 +97,23 @@ def recover_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 class BuildLock:
-    """One `build` at a time per Dagster home: a second one is refused with a clear message."""
+    """One `build` at a time per Dagster home: a second one is refused with a clear message. The lock
+    (`build.lock`, flock: the system frees it when the process ends) is held until this process exits;
+    the holder's pid is in `build.pid` beside it."""
 
     def __init__(self, home: Path):
         self.path = home / "build.lock"
-        self._fh = None
+        self.pid_path = home / "build.pid"
+        self._lock = FileLock(self.path)
 
     def acquire(self) -> None:
-        fh = open(self.path, "a+")
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            try:
+                holder = self.pid_path.read_text().strip() or "unknown"
+            except OSError:
+                holder = "unknown"
             raise UsageError(f"another `package-builder build` is running on this workspace (pid {holder}); "
                              "wait for it to finish or stop it") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        self.pid_path.write_text(str(os.getpid()))
