@@ -61,7 +61,7 @@ class LocalRegistry:
     """A running Verdaccio; `token` is the local user's npm token."""
 
     url: str
-    token: str
+    token: str = field(repr=False)  # a secret: never in a repr, a log or a failure message
     proc: subprocess.Popen
     log: Path
     session: requests.Session = field(default_factory=http.session, repr=False)

@@ -183,3 +183,10 @@ def test_legacy_and_dotted_names_get_dagster_assets_and_colliding_ones_are_bad_i
     root = _workspace_named(tmp_path / "clash", ["@s/a-b", "@s/a.b"])
     with pytest.raises(UsageError, match="would share the Dagster output"):
         build_definitions(load_config(None, {}, str(root)))
+
+
+def test_the_local_registry_s_token_never_reaches_a_repr(tmp_path):
+    from package_builder_dagster.local_registry import LocalRegistry
+
+    registry = LocalRegistry("http://127.0.0.1:1/", "npm_SECRET_TOKEN", None, tmp_path / "log")  # type: ignore[arg-type]
+    assert "SECRET" not in repr(registry)
