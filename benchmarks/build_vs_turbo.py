@@ -74,7 +74,7 @@ def main() -> None:
                 clean(root)
                 results[name].append(timed(argv, root, env))
         pb_mid, turbo_mid = statistics.median(results["package-builder"]), statistics.median(results["turbo"])
-        ratios = [p / t for p, t in zip(results["package-builder"], results["turbo"])]
+        ratios = [p / t for p, t in zip(results["package-builder"], results["turbo"], strict=True)]
         print(f"{args.packages} TypeScript packages, concurrency {args.concurrency}, {os.cpu_count()} cores, {args.rounds} alternating round(s)")
         print(f"  package-builder build: median {pb_mid:.1f} s  (all: {', '.join(f'{t:.1f}' for t in results['package-builder'])})")
         print(f"  turbo run build test lint: median {turbo_mid:.1f} s  (all: {', '.join(f'{t:.1f}' for t in results['turbo'])})")

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from build_vs_turbo import TOOLCHAIN, TURBO_JSON  # noqa: E402
 from cacheserver import CacheServer, server_entry  # noqa: E402
+
 from package_builder_dagster.examples import generate, layered_specs, link_node_modules  # noqa: E402
 
 SCOPE = "ex"  # generate()'s default scope
@@ -48,7 +49,7 @@ TURBO_CACHED = re.compile(r"Cached:\s+(\d+) cached, (\d+) total")
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     """Run `argv`; (seconds, stdout). Exits with the tail of its output when it fails."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}) in {cwd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")

@@ -19,8 +19,8 @@ from pathlib import Path
 warnings.filterwarnings("ignore")
 
 from package_builder_dagster.discovery.config import load_config  # noqa: E402
-from package_builder_dagster.orchestration.definitions import build_definitions  # noqa: E402
 from package_builder_dagster.examples import generate, layered_specs  # noqa: E402
+from package_builder_dagster.orchestration.definitions import build_definitions  # noqa: E402
 
 
 def main(sizes: list[int]) -> None:

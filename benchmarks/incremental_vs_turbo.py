@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from build_vs_turbo import TOOLCHAIN, TURBO_JSON, timed  # noqa: E402
+
 from package_builder_dagster.examples import generate, layered_specs  # noqa: E402
 
 

@@ -63,7 +63,8 @@ def main() -> None:
     ap.add_argument("--sleep", type=float, default=1.0)
     args = ap.parse_args()
     print(f"overhead: build and test sleep {args.sleep:g} s each, concurrency 4, {os.cpu_count()} cores, cache off")
-    print(f"{'packages':>8} {'grouping':>12} {'lower bound s':>13} {'wall s':>8} {'(wall-lb)/N s':>14} {'run wall s':>10} {'(run-lb)/N s':>13} {'summary overhead/pkg':>20}")
+    print(f"{'packages':>8} {'grouping':>12} {'lower bound s':>13} {'wall s':>8} {'(wall-lb)/N s':>14} "
+          f"{'run wall s':>10} {'(run-lb)/N s':>13} {'summary overhead/pkg':>20}")
     for size in [int(x) for x in args.sizes.split(",")]:
         for grouping in args.groupings.split(","):
             with tempfile.TemporaryDirectory() as tmp:

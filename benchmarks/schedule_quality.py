@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from package_builder_dagster.examples import layered_specs  # noqa: E402
-from package_builder_dagster.execution.record import PackageRecord  # noqa: E402
 from package_builder_dagster.execution.output_hazards import Hold  # noqa: E402
 from package_builder_dagster.execution.priority import PackageWeights, task_priorities  # noqa: E402
+from package_builder_dagster.execution.record import PackageRecord  # noqa: E402
 from package_builder_dagster.execution.scheduler import Task, TaskResult, schedule  # noqa: E402
 
 TASKS = ("build", "test", "check:lint")

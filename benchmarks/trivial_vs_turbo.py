@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from build_vs_turbo import TOOLCHAIN, TURBO_JSON  # noqa: E402
 from cache_vs_turbo import check_dists, delete_dists, fmt, pb_hits, run, turbo_hits  # noqa: E402
+
 from package_builder_dagster.examples import generate, layered_specs  # noqa: E402
 
 BUILD = ("node -e \"const fs = require('fs'); fs.mkdirSync('dist', {recursive: true}); "

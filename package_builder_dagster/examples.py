@@ -94,7 +94,8 @@ def generate(
         release = _yarn_release(toolchain)
         (root / ".yarn" / "releases").mkdir(parents=True, exist_ok=True)
         shutil.copy(release, root / ".yarn" / "releases" / "yarn-4.cjs")
-        _write(root / ".yarnrc.yml", "yarnPath: .yarn/releases/yarn-4.cjs\nnodeLinker: node-modules\nenableTelemetry: false\nenableGlobalCache: false\n")
+        _write(root / ".yarnrc.yml",
+               "yarnPath: .yarn/releases/yarn-4.cjs\nnodeLinker: node-modules\nenableTelemetry: false\nenableGlobalCache: false\n")
         root_pkg["packageManager"] = "yarn@4.0.0"
     _write(root / ".gitignore", "node_modules/\ndist/\ncoverage/\nproduction/\n.yarn/*\n!.yarn/releases\n*.log\n")
     if kind == "typescript":
@@ -201,7 +202,8 @@ export function describe_{fn}(label: string): string {{
         },
         "include": ["src"],
     }, indent=2) + "\n")
-    _write(folder / "vitest.config.mjs", 'export default { test: { include: ["test/**/*.test.ts"], coverage: { provider: "v8", include: ["src/**"] } } };\n')
+    _write(folder / "vitest.config.mjs",
+           'export default { test: { include: ["test/**/*.test.ts"], coverage: { provider: "v8", include: ["src/**"] } } };\n')
 
 
 ESLINT_CONFIG = """\

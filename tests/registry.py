@@ -24,7 +24,7 @@ class FaultyProxy:
     def count(self, method: str, package: str) -> int:
         return sum(1 for m, p, _ in self.seen if m == method and p == package)
 
-    def start(self) -> "FaultyProxy":
+    def start(self) -> FaultyProxy:
         proxy = self
         host, port = self.upstream.split("//")[1].rstrip("/").split(":")
 

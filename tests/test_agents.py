@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, git_commit_all, package_reports
-from package_builder_dagster.execution.fix_agents import init_prompts, select_prompt
+
 from package_builder_dagster.examples import PackageSpec, generate
+from package_builder_dagster.execution.fix_agents import init_prompts, select_prompt
 
 AGENTS = REPO / "tests" / "agents"
 

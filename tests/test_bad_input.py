@@ -12,10 +12,11 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from conftest import REPO
 
 from package_builder_dagster.cli.main import main
 from package_builder_dagster.discovery.config import load_config
@@ -24,8 +25,6 @@ from package_builder_dagster.errors import UsageError
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.files import write_json_atomic, write_text_atomic
 from package_builder_dagster.orchestration.instance import sqlite_yaml
-
-from conftest import REPO
 
 
 def _workspace(root: Path, **deps: str) -> Path:

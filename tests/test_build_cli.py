@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import dagster as dg
-
 from conftest import package_reports, workspace_instance
+
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
 
 

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from cacheserver import CacheServer, closed_port_url, server_entry
 from conftest import git_commit_all, package_reports
+
 from package_builder_dagster.examples import PackageSpec, generate
 
 SPECS = [PackageSpec("core-a", "core"), PackageSpec("util-b", "utility", ["core-a"]),

@@ -8,19 +8,19 @@ import hashlib
 import hmac
 import io
 import os
-import shutil
-import tempfile
 import secrets
+import shutil
 import stat
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
 from cacheserver import CacheServer, FailingServer, closed_port_url, server_entry
+
 from package_builder_dagster.cache.artifact import CorruptArtifact, outputs_digest, pack, read_manifest, restore
 from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
 from package_builder_dagster.errors import StoreError

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from package_builder_dagster.orchestration.component import PackageBuilderComponent
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.examples import PackageSpec, generate
+from package_builder_dagster.orchestration.component import PackageBuilderComponent
 
 BIN = Path(sys.executable).parent  # the venv's bin: dg and create-dagster come with the `test` extra
 TYPE = "package_builder_dagster.PackageBuilderComponent"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from package_builder_dagster.secret_env import npm_token
 from package_builder_dagster.discovery.config import BuildConfig, load_config
 from package_builder_dagster.errors import UsageError
+from package_builder_dagster.secret_env import npm_token
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 
-
 from package_builder_dagster.discovery.config import load_config
-from package_builder_dagster.orchestration.launch import execute_build
+from package_builder_dagster.discovery.workspace import discover_for
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.orchestration.instance import get_instance
+from package_builder_dagster.orchestration.launch import execute_build
 from package_builder_dagster.orchestration.translator import PackageTranslator
-from package_builder_dagster.discovery.workspace import discover_for
 
 
 class TeamTranslator(PackageTranslator):

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, open_dagster_page, run_cli
+
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
 
 DAGSTER_BIN = Path(sys.executable).parent

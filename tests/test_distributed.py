@@ -4,6 +4,7 @@ celery executor with real redis-server, PostgreSQL, the artifact store's server 
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -182,7 +183,7 @@ def test_worker_without_executor_config_is_bad_input(tmp_path):
 
     origin = make_origin(tmp_path / "ws", layered_specs(2))
     config = tmp_path / "plain.json"
-    config.write_text('{"workspaceRoot": "%s"}' % origin)
+    config.write_text(json.dumps({"workspaceRoot": str(origin)}))
     result = run_cli("worker", "--config", str(config))
     assert result.code == 2 and "no dagster.executor" in result.stderr
 
@@ -274,10 +275,10 @@ def test_redis_serves_the_highest_dagster_priority_first(tmp_path):
     highest Dagster priority first (Redis itself serves the lowest number first)."""
     from celery import Celery
     from celery.contrib.testing.worker import start_worker
+    from servers import RedisServer
 
     from package_builder_dagster.distributed.celery_settings import app_settings
     from package_builder_dagster.distributed.executor import redis_priorities
-    from servers import RedisServer
 
     try:
         redis = RedisServer()

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.cli.main import main
 from package_builder_dagster.discovery import config as settings  # (a TestingConfig name here would be collected as a test class)
 from package_builder_dagster.discovery.code_versions import settings_fingerprint
+from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.commands import CommandRunner
 from package_builder_dagster.execution.package_pipeline import PackagePipeline, PhaseFailed
+from package_builder_dagster.execution.record import PackageRecord, parse_record
 from package_builder_dagster.execution.steps import FailedAttempt, FlakyTests
 from package_builder_dagster.reporting.analysis import analyze
-from package_builder_dagster.execution.record import PackageRecord, parse_record
 from package_builder_dagster.reporting.reports import package_report, suite_summary
 
 # Fails its first run (leaving a marker), passes every later one; counts its runs.
@@ -248,7 +248,8 @@ def _summary(run_id: str, start: str, flaky: dict[str, int]) -> dict:
     for name in ("@ex/a", "@ex/b", "@ex/c"):
         failed = flaky.get(name, 0)
         rec = PackageRecord(package=name, state="done", time=start, start_time=start, end_time=start,
-                            flaky=FlakyTests(failed + 1, [FailedAttempt("test", i + 1, 1, f"Error: {name} #{i + 1}") for i in range(failed)], ["test"])
+                            flaky=FlakyTests(failed + 1, [FailedAttempt("test", i + 1, 1, f"Error: {name} #{i + 1}")
+                                                          for i in range(failed)], ["test"])
                             if failed else None)
         report = package_report(rec, f"{run_id}:packages", [], [])
         report.update(runStart=start, slotWaitTime=0)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from package_builder_dagster.discovery.graph import discover
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
-from package_builder_dagster.discovery.graph import discover
 
 
 def _ws(tmp_path: Path, specs, **kw) -> Path:

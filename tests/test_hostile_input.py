@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import git_commit_all
 
 from package_builder_dagster.discovery.package_names import InvalidPackageName, check_package_name, package_path
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.paths import UnsafePath, inside
 from package_builder_dagster.reporting.reports import package_report_path, write_run_reports
-from conftest import git_commit_all
 
 HOSTILE_NAMES = [
     "@x/../../../../package", "@x/../../../../../../../tmp/evil", "..", "../up", "@x/a/b", "@x/..", "@../x",

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from package_builder_dagster.execution.output_parsers import eslint_stylish_failures, parse_linter_lines
 from package_builder_dagster.discovery.undeclared_imports import (
     UndeclaredImport,
     find_undeclared_imports,
     module_specifiers,
     strip_comments,
 )
+from package_builder_dagster.execution.output_parsers import eslint_stylish_failures, parse_linter_lines
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,14 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from conftest import REPO, run_cli, workspace_instance
+from test_scheduler import Recorder
+
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.priority import task_priorities
 from package_builder_dagster.execution.scheduler import schedule
-from test_scheduler import Recorder
 
 NAMES = ["p0", "p1", "p2", "p3", "p4"]
 HOLD_SCRIPT = """\

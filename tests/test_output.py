@@ -3,7 +3,6 @@ terminal, tables wrap their cells instead of cutting them."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest

@@ -10,10 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-import dagster as dg
 import pytest
+from conftest import REPO, gate_results, package_reports, workspace_instance
 
-from conftest import REPO, package_reports, gate_results, workspace_instance
 from package_builder_dagster.discovery.config import BuildConfig, default_checks, load_config
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.examples import PackageSpec, generate

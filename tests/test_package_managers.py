@@ -7,8 +7,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import tool_path
+
 from package_builder_dagster.examples import PackageSpec, generate
 
 SPECS = [PackageSpec("core-a", "core"), PackageSpec("util-b", "utility", ["core-a"]), PackageSpec("svc-c", "service", ["util-b", "core-a"])]

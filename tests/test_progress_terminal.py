@@ -12,8 +12,8 @@ import sys
 import time
 
 import pyte
-
 from conftest import REPO
+
 from package_builder_dagster.examples import PackageSpec, generate
 
 COLUMNS, LINES = 140, 30

@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import git_commit_all, package_reports, tool_path
+from registry import FaultyProxy
+
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.local_registry import start as start_registry
-from registry import FaultyProxy
 
 SPECS = [
     PackageSpec("core-a", "core"),

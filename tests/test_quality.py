@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import gate_results, package_reports, workspace_instance
 
-from conftest import package_reports, gate_results, workspace_instance
-from package_builder_dagster.execution.output_parsers import parse_output
 from package_builder_dagster.examples import PackageSpec, generate
+from package_builder_dagster.execution.output_parsers import parse_output
 
 TEAM_SCRIPT = """\
 // A team's own gate, printing the generic format: TYPE: file:line: message

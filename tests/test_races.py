@@ -11,11 +11,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from conftest import package_reports
+from test_scheduler import Recorder
+
 from package_builder_dagster.discovery.config import QualityCheck
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.output_hazards import Hold, OutputHazards, analyze
 from package_builder_dagster.execution.scheduler import Finished, schedule
-from test_scheduler import Recorder
 
 # A dependency whose test removes its dist/, sleeps and builds it again (`npm run build`, as in
 # `"test": "npm run build && vitest run"`); dependents whose build and test read ../base/dist.
@@ -197,8 +198,9 @@ def test_holds_never_deadlock_and_never_let_a_writer_beside_its_readers():
         for p in order:
             closure[p] = set(deps[p]).union(*(closure[d] for d in deps[p]))
 
-        def holds(package: str, task: str) -> Hold:
-            shared = frozenset(f"outputs:{d}" for d in closure[package] if any(w[0] == d for w in writers)) if task != "finish" else frozenset()
+        def holds(package: str, task: str, closure: dict[str, set[str]] = closure, writers: set = writers) -> Hold:
+            shared = (frozenset(f"outputs:{d}" for d in closure[package] if any(w[0] == d for w in writers))
+                      if task != "finish" else frozenset())
             return Hold(shared, frozenset({f"outputs:{package}"}) if (package, task) in writers else frozenset(), "w")
 
         rec = Recorder(sleep=0.004, after_build=("test", "check:lint"))

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import gate_results, package_reports, workspace_instance
 
-from conftest import package_reports, gate_results, workspace_instance
 from package_builder_dagster.examples import PackageSpec, generate
 
 FAKE_VITEST = """#!/usr/bin/env node
@@ -48,7 +48,6 @@ def test_coverage_only_where_a_provider_resolves(tmp_path, cli, toolchain):
     assert reports["@ex/bare"]["quality"]["testCoverage"] is None
     assert any("not measured: no coverage provider installed" in w for w in reports["@ex/bare"]["warnings"])
     assert reports["@ex/measured"]["quality"]["testCoverage"] == 100.0
-    import dagster as dg
 
     instance = workspace_instance(root)
     coverage = gate_results(instance)[("bare", "coverage")]
@@ -100,7 +99,8 @@ def test_undeclared_workspace_imports_are_found_and_explained(tmp_path, cli):
         "undeclared import: @ex/core-a imports @ex/util-b (packages/core/core-a/test/a.test.ts:3, vi.importActual) "
         "but its package.json does not declare it"]
     core = next(p for p in data["packages"] if p["name"] == "@ex/core-a")
-    assert core["undeclaredImports"] == [{"imported": "@ex/util-b", "file": "packages/core/core-a/test/a.test.ts", "line": 3, "via": "vi.importActual"}]
+    assert core["undeclaredImports"] == [
+        {"imported": "@ex/util-b", "file": "packages/core/core-a/test/a.test.ts", "line": 3, "via": "vi.importActual"}]
 
     config = tmp_path / "build-env.json"
     config.write_text(json.dumps({"undeclaredDependencies": "error"}))

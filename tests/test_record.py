@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-
 from conftest import workspace_instance
-from package_builder_dagster.execution.output_parsers import Failure
-from package_builder_dagster.examples import PackageSpec, generate
-from package_builder_dagster.execution.record import RECORD_KEY, PackageRecord, cache_view, check_result, parse_record, restore_cached
+
 from package_builder_dagster.errors import RecordError
+from package_builder_dagster.examples import PackageSpec, generate
+from package_builder_dagster.execution.output_parsers import Failure
+from package_builder_dagster.execution.record import RECORD_KEY, PackageRecord, cache_view, check_result, parse_record, restore_cached
 
 
 def test_a_record_round_trips_and_a_bad_one_fails_loudly():

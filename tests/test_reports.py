@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, git_commit_all, workspace_instance
+
 from package_builder_dagster.examples import PackageSpec, generate
 
 AGENT = [sys.executable, str(REPO / "tests" / "agents" / "fix_code.py"), "{prompt_file}", "{package_dir}"]
@@ -121,9 +121,9 @@ def test_reports_of_a_red_run_hold_the_seeds_fields_and_add_up(red_workspace, cl
 def test_run_started_through_dagster_gets_its_reports_from_the_sensor(red_workspace, monkeypatch):
     import dagster as dg
 
+    from package_builder_dagster.discovery.config import load_config
     from package_builder_dagster.orchestration import definitions
     from package_builder_dagster.orchestration.instance import prepare_home
-    from package_builder_dagster.discovery.config import load_config
 
     root = red_workspace
     monkeypatch.setenv("PACKAGE_BUILDER_WORKSPACE", str(root))

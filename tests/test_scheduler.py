@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from package_builder_dagster.execution.record import PackageRecord
 from package_builder_dagster.execution.priority import PackageWeights, critical_path, task_priorities
+from package_builder_dagster.execution.record import PackageRecord
 from package_builder_dagster.execution.scheduler import Finished, StateChange, Task, TaskResult, schedule
 
 DEPS = {

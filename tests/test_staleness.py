@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import dagster as dg
-
 from conftest import GIT_IDENTITY, REPO, git_commit_all, workspace_instance
+
 from package_builder_dagster.examples import PackageSpec, generate
 
 SPECS = [
@@ -75,8 +75,8 @@ def test_failed_rebuilds_the_failed_and_blocked_packages_only(tmp_path, cli):
 
 
 def test_plan_sensor_requests_exactly_the_changed_package(tmp_path, monkeypatch):
-    from package_builder_dagster.orchestration import definitions
     from package_builder_dagster.discovery.config import load_config
+    from package_builder_dagster.orchestration import definitions
     from package_builder_dagster.orchestration.instance import prepare_home
 
     root = committed_workspace(tmp_path)

@@ -5,14 +5,14 @@ duration printed longer than the run unless it says it is a sum. No Dagster, no 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
 
 from package_builder_dagster.reporting.timeline import render_timeline
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 WALL_S = 20.0
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_ERROR = "</title><script>alert(2)</script> & \"quoted\""
@@ -166,7 +166,7 @@ def test_no_printed_duration_exceeds_the_wall_time_unless_a_sum(summary):
             seen.append(value)
             assert value <= WALL_S or "summed over" in text, (tag, text)
     assert WALL_S in seen  # the wall time itself, and the last tick
-    figures = dict(zip([t for tag, t in page.texts if tag == "th"], [t for tag, t in page.texts if tag == "td"]))
+    figures = dict(zip([t for tag, t in page.texts if tag == "th"], [t for tag, t in page.texts if tag == "td"], strict=True))
     assert figures["wall time"] == "20.0 s"
     assert figures["dependency wait"] == "54.0 s, summed over 6 packages"
     assert figures["commands' time"] == "41.5 s, summed over 5 packages"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from package_builder_dagster.errors import UsageError
 from package_builder_dagster.discovery.package_managers import detect_package_manager
+from package_builder_dagster.errors import UsageError
 from package_builder_dagster.execution.commands import CommandRunner
 from package_builder_dagster.execution.tool_output import coverage_args, eslint_counts, read_coverage, typescript_diagnostics
 
@@ -58,7 +58,8 @@ def test_missing_program_is_named(tmp_path):
 
 def test_commands_never_see_the_npm_token(tmp_path, monkeypatch):
     monkeypatch.setenv("NPM_TOKEN", "npm_SECRET_VALUE")
-    result = CommandRunner(timeout_seconds=10).run(["node", "-e", "console.log(process.env.NPM_TOKEN || 'none', process.env.CI)"], tmp_path, tmp_path / "l.txt")
+    argv = ["node", "-e", "console.log(process.env.NPM_TOKEN || 'none', process.env.CI)"]
+    result = CommandRunner(timeout_seconds=10).run(argv, tmp_path, tmp_path / "l.txt")
     assert "none true" in result.tail and "SECRET" not in result.log_path.read_text()
 
 
@@ -110,7 +111,8 @@ def test_parsers_on_real_tool_output(tmp_path, toolchain):
     eslint = subprocess.run([str(bins / "eslint"), "src/lint.js"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert eslint_counts(eslint.stdout) == (1, 1)
     (tmp_path / "src" / "sum.js").write_text("export function sum(a, b) {\n  return a + b;\n}\nexport function never() {\n  return 0;\n}\n")
-    (tmp_path / "sum.test.js").write_text('import { expect, it } from "vitest";\nimport { sum } from "./src/sum.js";\nit("sums", () => expect(sum(1, 2)).toBe(3));\n')
+    (tmp_path / "sum.test.js").write_text(
+        'import { expect, it } from "vitest";\nimport { sum } from "./src/sum.js";\nit("sums", () => expect(sum(1, 2)).toBe(3));\n')
     (tmp_path / "package.json").write_text('{"type": "module"}')
     (tmp_path / "node_modules").symlink_to(toolchain / "node_modules")
     vitest = subprocess.run(
@@ -129,7 +131,6 @@ def test_yarn_classic_needs_yarn_1(tmp_path, toolchain, monkeypatch):
     import pytest
 
     from package_builder_dagster.discovery.package_managers import detect_package_manager
-
     from package_builder_dagster.errors import ToolMissing
 
     (tmp_path / "package.json").write_text('{"name": "r", "private": true, "workspaces": ["p/*"]}')

@@ -6,8 +6,8 @@ import json
 
 import dagster as dg
 import pytest
+from conftest import gate_results, package_reports, workspace_instance
 
-from conftest import package_reports, gate_results, workspace_instance
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,8 @@ def test_injected_failures_are_typed_and_isolated(tmp_path, cli, toolchain):
     # a build that is not tsc: the typescript check runs `tsc --noEmit` instead
     manifest_path = root / "packages" / "utilities" / "nontsc" / "package.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["scripts"]["build"] = "node -e \"require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/index.js','export {};')\""
+    manifest["scripts"]["build"] = ("node -e \"require('fs').mkdirSync('dist',{recursive:true});"
+                                    "require('fs').writeFileSync('dist/index.js','export {};')\"")
     manifest_path.write_text(json.dumps(manifest))
     # the strict gates (the built-in typescript and coverage checks fail packages): issue 21 made them opt-in
     (root / "production" / "configs").mkdir(parents=True)

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CHROMIUM, REPO, open_dagster_page, run_cli, workspace_instance
+
 from package_builder_dagster.examples import PackageSpec, generate
+
 
 def _free_port() -> int:
     with socket.socket() as s:

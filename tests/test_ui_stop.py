@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from conftest import REPO
+
 from package_builder_dagster.examples import PackageSpec, generate
 
 STOP_SECONDS = 35  # the promise: every process gone and the port free this soon after the signal
@@ -147,7 +147,8 @@ def _stops(workspace: Path, tmp_path: Path, signum: int, ignore_sigint: bool) ->
         assert len(started) >= 5, f"expected ui, dagster dev, webserver, daemon, code server: {started}"
         sent = time.monotonic()
         ui.send_signal(signum)
-        left = lambda: {pid for pid in started if _alive(pid)} | _marked(marker)
+        def left() -> set[int]:
+            return {pid for pid in started if _alive(pid)} | _marked(marker)
         gone = _wait(lambda: not left() and _port_free(port), STOP_SECONDS)
         assert gone, f"{signal.Signals(signum).name}: after {STOP_SECONDS} s still running: {_commands(left())}, port free: {_port_free(port)}"
         print(f"{signal.Signals(signum).name}: all gone in {time.monotonic() - sent:.1f} s")

@@ -1,5 +1,5 @@
-"""A content-addressed cache of build outputs (like Turborepo's), one concept per module (a package's cache key, what its results depend on, is computed at
-discovery: `discovery.cache_keys`):
+"""A content-addressed cache of build outputs (like Turborepo's), one concept per module (a package's
+cache key, what its results depend on, is computed at discovery: `discovery.cache_keys`):
 
 - `outputs`: which files a package's build produced;
 - `artifact`: packing outputs and a record into a verifiable tarball, restoring one atomically;

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from package_builder_dagster.cache.artifact import CorruptArtifact, pack, restore
+from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.paths import inside
 from package_builder_dagster.secret_env import remote_cache_token, signature_key
-from package_builder_dagster.cache.artifact import CorruptArtifact, pack, restore
-from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore, default_local_dir
 
 MAX_LOG_CHARS = 200_000  # per log kept in an artifact (its tail)
 MANIFEST_FORMAT = 1

@@ -28,6 +28,7 @@ from package_builder_dagster import http
 from package_builder_dagster.discovery.config import default_cache_dir
 from package_builder_dagster.errors import StoreError
 
+
 def _display_url(url: str) -> str:
     """`url` without user and password."""
     parts = urlsplit(url)

@@ -15,13 +15,12 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from package_builder_dagster.discovery.config import BuildConfig, find_config_file, load_config
-
 from package_builder_dagster.errors import UsageError
-
 
 
 class _Verbatim(argparse.Action):
@@ -201,17 +200,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     from package_builder_dagster.cli.output import make_console
     from package_builder_dagster.cli.progress import ProgressWatcher
-    from package_builder_dagster.orchestration.progress_file import progress_path
-    from package_builder_dagster.orchestration.definitions import build_definitions, discover_for
-    from package_builder_dagster.orchestration.launch import execute_build_run, finished_run, wait_for
-    from package_builder_dagster.orchestration.instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
-    from package_builder_dagster.orchestration.run_reports import report_run
-    from package_builder_dagster.orchestration.unreported import clear_unreported, mark_unreported
-    from package_builder_dagster.orchestration.staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
     from package_builder_dagster.discovery.code_versions import changed_packages
+    from package_builder_dagster.discovery.package_managers import _which, detect_package_manager
+    from package_builder_dagster.orchestration.definitions import build_definitions, discover_for
+    from package_builder_dagster.orchestration.instance import BuildLock, get_instance, prepare_home, process_tags, recover_orphaned_runs
+    from package_builder_dagster.orchestration.launch import execute_build_run, finished_run, wait_for
+    from package_builder_dagster.orchestration.progress_file import progress_path
+    from package_builder_dagster.orchestration.run_reports import report_run
     from package_builder_dagster.orchestration.selection import resolve_selection
-    from package_builder_dagster.discovery.package_managers import detect_package_manager, _which
+    from package_builder_dagster.orchestration.staleness import failed_in_latest_run, missing_outputs_of, stale_packages, with_downstream
     from package_builder_dagster.orchestration.translator import PackageTranslator
+    from package_builder_dagster.orchestration.unreported import clear_unreported, mark_unreported
 
     console = make_console()
     config = _config(args)
@@ -329,8 +328,8 @@ def _report_unreported(config: BuildConfig, out: Any = None) -> None:
 def _up_to_date(args: argparse.Namespace) -> bool:
     """The fast path of `--stale`, before Dagster is imported: True only when the mirror of the
     instance's latest materializations matches every package (code version, outputs on disk)."""
-    from package_builder_dagster.orchestration.materialization_mirror import read_mirror, up_to_date
     from package_builder_dagster.discovery.workspace import discover_for
+    from package_builder_dagster.orchestration.materialization_mirror import read_mirror, up_to_date
 
     config = _config(args)
     mirror = read_mirror(config.dagster_home)
@@ -451,9 +450,9 @@ def _was_interrupted(result: Any) -> bool:
 # ---- ui --------------------------------------------------------------------------------------
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from package_builder_dagster.cli.ui_process import port_in_use, run_until_signalled
     from package_builder_dagster.orchestration.definitions import discover_for
     from package_builder_dagster.orchestration.instance import prepare_home
-    from package_builder_dagster.cli.ui_process import port_in_use, run_until_signalled
 
     config = _config(args)
     discover_for(config)  # bad input fails here, with exit 2, not inside the UI

@@ -15,10 +15,10 @@ import os
 import subprocess
 from pathlib import Path
 
+from package_builder_dagster.discovery.code_versions import source_hash, workspace_files
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
 from package_builder_dagster.discovery.package_managers import PackageManager, installed_version
-from package_builder_dagster.discovery.code_versions import source_hash, workspace_files
 
 KEY_VERSION = "1"  # bump when the artifact layout or the key's recipe changes
 

@@ -13,13 +13,12 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
 
 from package_builder_dagster.discovery.config import BuildConfig
-from package_builder_dagster.files import read_yaml
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
+from package_builder_dagster.files import read_yaml
 
 SKIP_DIRS = {"node_modules", ".git", "dist", "coverage", ".turbo", ".cache"}
 
@@ -199,7 +198,8 @@ def changed_packages(graph: WorkspaceGraph, ref: str) -> set[str]:
 
     top = Path(git("rev-parse", "--show-toplevel").strip())
     commit = resolve_commit(git, ref)
-    names = git("diff", "--name-only", "--end-of-options", commit, "--").splitlines() + git("ls-files", "--others", "--exclude-standard", "--full-name").splitlines()
+    names = git("diff", "--name-only", "--end-of-options", commit, "--").splitlines()
+    names += git("ls-files", "--others", "--exclude-standard", "--full-name").splitlines()
     paths = [top / n for n in names if n]
     changed = set()
     for pkg in graph:

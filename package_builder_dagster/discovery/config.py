@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
 from package_builder_dagster.errors import UsageError
 
 
@@ -68,7 +70,7 @@ class QualityCheck(_Model):
     warnOnly: bool = False
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "QualityCheck":
+    def _one_kind(self) -> QualityCheck:
         if sum(kind is not None for kind in (self.builtin, self.command, self.script)) != 1:
             raise ValueError("give exactly one of `builtin`, `command` and `script`")
         return self
@@ -99,7 +101,7 @@ class QualityConfig(_Model):
     preset: Literal["own", "strict"] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "QualityConfig":
+    def _consistent(self) -> QualityConfig:
         if self.checks is not None and self.preset is not None:
             raise ValueError("give `preset` or `checks`, not both (a `checks` list is always strict)")
         names = [c.name for c in self.checks or []]
@@ -146,7 +148,7 @@ class ExecutorConfig(_Model):
     workerLostTimeoutSeconds: float = Field(default=60.0, gt=0)  # no worker answers pings this long: the run fails
 
     @model_validator(mode="after")
-    def _one_broker(self) -> "ExecutorConfig":
+    def _one_broker(self) -> ExecutorConfig:
         if (self.broker is None) == (self.brokerEnv is None):
             raise ValueError("give exactly one of `broker` and `brokerEnv`")
         for name in ("broker", "backend"):
@@ -173,7 +175,7 @@ class DagsterConfig(_Model):
     storage: StorageConfig = StorageConfig()
 
     @model_validator(mode="after")
-    def _steps_per_package(self) -> "DagsterConfig":
+    def _steps_per_package(self) -> DagsterConfig:
         """A distributed executor runs steps: each package is its own (grouping per-package)."""
         if self.executor is not None:
             if "grouping" in self.model_fields_set and self.grouping == "all":
@@ -257,7 +259,7 @@ class BuildConfig(_Model):
         return value
 
     @model_validator(mode="after")
-    def _tests_after_needs_one_step(self) -> "BuildConfig":
+    def _tests_after_needs_one_step(self) -> BuildConfig:
         if self.scheduling.testsAfter == "all-builds" and self.dagster.grouping == "per-package":
             raise ValueError('scheduling.testsAfter "all-builds" needs dagster.grouping "all": in per-package grouping a '
                              "package's step starts only after its dependencies' steps, so no test can wait for every build")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import graphlib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
+from typing import Any
 
 from package_builder_dagster.discovery.config import QualityCheck, read_json_object
 from package_builder_dagster.discovery.package_names import InvalidPackageName, check_package_name

@@ -8,8 +8,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from package_builder_dagster.files import read_yaml
 from package_builder_dagster.errors import ToolMissing
+from package_builder_dagster.files import read_yaml
 
 
 @dataclass(frozen=True)

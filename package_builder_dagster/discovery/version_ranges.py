@@ -6,7 +6,8 @@ Ranges are npm's (^, ~, x, ||, hyphen ranges), read by node-semver's Python port
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from package_builder_dagster.discovery.graph import Package
@@ -38,7 +39,7 @@ def satisfied(version: str, spec: str) -> bool:
         return True
 
 
-def unsatisfied_ranges(packages: Mapping[str, "Package"]) -> list[str]:
+def unsatisfied_ranges(packages: Mapping[str, Package]) -> list[str]:
     """One warning per workspace dependency whose range its workspace version does not satisfy."""
     warnings = []
     for name, pkg in packages.items():

@@ -5,11 +5,11 @@ declared outputs, code version and cache key. No Dagster here, so `build --stale
 from __future__ import annotations
 
 from package_builder_dagster.discovery.cache_keys import assign_cache_keys
+from package_builder_dagster.discovery.code_versions import assign_code_versions, output_globs
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import WorkspaceGraph, assign_plan_paths, discover
 from package_builder_dagster.discovery.package_managers import detect_package_manager
 from package_builder_dagster.errors import ToolMissing
-from package_builder_dagster.discovery.code_versions import assign_code_versions, output_globs
 
 
 def discover_for(config: BuildConfig, versions_only: bool = False) -> WorkspaceGraph:

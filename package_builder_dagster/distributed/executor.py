@@ -11,17 +11,18 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 from dagster_celery.core_execution_loop import core_celery_execution_loop
 from dagster_celery.executor import CeleryExecutor, _submit_task
 from dagster_celery.tags import DAGSTER_CELERY_STEP_PRIORITY_TAG
 
-from package_builder_dagster.orchestration.dagster_private import PRIORITY_TAG, RetryMode, get_retries_config
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.distributed import celery_settings
 from package_builder_dagster.distributed.source_tree import COMMIT_TAG, run_tags
+from package_builder_dagster.orchestration.dagster_private import PRIORITY_TAG, RetryMode, get_retries_config
 
 PING_EVERY_SECONDS = 5.0
 REDIS_LEVELS = 10  # priority_steps 0..9 (celery_settings)

@@ -4,8 +4,8 @@ tree. A tree whose tracked files are modified or staged cannot be rebuilt elsewh
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.errors import UsageError

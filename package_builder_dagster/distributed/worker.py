@@ -18,17 +18,17 @@ from typing import Any
 
 from celery import Task
 from dagster import DagsterInstance
-from dagster_shared.serdes import unpack_value
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
+from dagster_shared.serdes import unpack_value
 
-from package_builder_dagster.orchestration.dagster_private import ExecuteStepArgs, NodeHandle, ReconstructableJob
 from package_builder_dagster.discovery.config import BuildConfig, load_config
 from package_builder_dagster.discovery.workspace import discover_for
 from package_builder_dagster.distributed.celery_settings import QUEUE, app_settings
 from package_builder_dagster.distributed.source_tree import COMMIT_TAG
 from package_builder_dagster.distributed.working_copy import WorkingCopy, restore_dependencies
 from package_builder_dagster.errors import UsageError
+from package_builder_dagster.orchestration.dagster_private import ExecuteStepArgs, NodeHandle, ReconstructableJob
 from package_builder_dagster.orchestration.instance import use_psycopg2
 
 log = logging.getLogger("package_builder.worker")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from filelock import FileLock
 

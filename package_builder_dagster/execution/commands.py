@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 OUTPUT_TAIL_LINES = 40
 
 

@@ -12,20 +12,20 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from filelock import FileLock
 
-from package_builder_dagster.execution.output_parsers import Failure, failure_types, format_failures
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
-from package_builder_dagster.discovery.package_names import package_path
-from package_builder_dagster.execution.commands import CommandRunner
 from package_builder_dagster.discovery.package_managers import PackageManager
+from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.errors import AgentError
+from package_builder_dagster.execution.commands import CommandRunner
+from package_builder_dagster.execution.output_parsers import Failure, failure_types, format_failures
 
 PROMPT_TEMPLATES = Path(__file__).parent / "prompts"
 STARTER_PROMPTS = ("generic-developer.md", "lint.md", "test.md", "typescript.md", "lint-test.md")
@@ -99,7 +99,7 @@ class Snapshot:
     skip: set[Path] = field(default_factory=set)
 
     @classmethod
-    def take(cls, root: Path, skip: set[Path]) -> "Snapshot":
+    def take(cls, root: Path, skip: set[Path]) -> Snapshot:
         files: dict[Path, bytes | str] = {}
         skip = skip | git_ignored(root)
         for folder, dirs, names in os.walk(root):
@@ -287,7 +287,8 @@ class Agents:
         message = f"fix({pkg.name}): {', '.join(types)} (package-builder fix attempt {', '.join(counts)})"
         root = self.graph.root
         with self._exclusive():
-            identity = [] if _git(root, "config", "user.email").stdout.strip() else ["-c", "user.name=package-builder", "-c", "user.email=package-builder@localhost"]
+            identity = [] if _git(root, "config", "user.email").stdout.strip() else [
+                "-c", "user.name=package-builder", "-c", "user.email=package-builder@localhost"]
             add = _git(root, "add", "-A", "--", *paths)
             done = _git(root, *identity, "commit", "-q", "-m", message, "--", *paths) if add.returncode == 0 else add
             if done.returncode != 0:

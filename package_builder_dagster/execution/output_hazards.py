@@ -30,9 +30,9 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from package_builder_dagster.cache.outputs import WELL_KNOWN
 
@@ -298,7 +298,7 @@ class OutputHazards:
         for name in order:
             pkg = packages[name]
             scripts: Mapping[str, str] = getattr(pkg, "scripts", {}) or {}
-            dirs[name] = Path(getattr(pkg, "dir")).resolve()
+            dirs[name] = Path(pkg.dir).resolve()
             builds = [s for s in phases.get("build", []) if s in scripts]
             tops = {g.removeprefix("./").split("/")[0] for g in (getattr(pkg, "output_globs", None) or []) if not g.startswith("!")}
             gates = {f"check:{g.name}": g for g in (getattr(pkg, "quality_checks", None) or default_gates)}  # type: ignore[attr-defined]

@@ -121,7 +121,8 @@ def parse_jest_json(output: str, command: str, tail: str) -> list[Failure]:
             failures.append(Failure("test", f"{test.get('fullName', '')}: {first}", suite.get("name"),
                                     int(at["line"]) if at and at["file"] == suite.get("name") else None, None, command, tail))
         if suite.get("status") == "failed" and not suite.get("assertionResults"):
-            failures.append(Failure("test", (suite.get("message") or "test file failed").strip().splitlines()[0], suite.get("name"), None, None, command, tail))
+            message = (suite.get("message") or "test file failed").strip().splitlines()[0]
+            failures.append(Failure("test", message, suite.get("name"), None, None, command, tail))
     return failures
 
 
@@ -203,7 +204,8 @@ def failure_metadata(failures: list[Failure], shown: int = 5) -> dict[str, Any]:
     meta: dict[str, Any] = {f"failures_{t}": n for t, n in count_types(failures).items()}
     if failures:
         meta["first_failures"] = "\n".join(
-            f"{f.type} {f.location() + ' ' if f.location() else ''}{'(' + f.rule + ') ' if f.rule else ''}{f.message}"[:300] for f in failures[:shown])
+            f"{f.type} {f.location() + ' ' if f.location() else ''}{'(' + f.rule + ') ' if f.rule else ''}{f.message}"[:300]
+            for f in failures[:shown])
     return meta
 
 

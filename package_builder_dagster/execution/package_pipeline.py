@@ -8,34 +8,53 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-from package_builder_dagster.discovery.config import BuildConfig, QualityCheck, default_checks
-from package_builder_dagster.execution.fix_agents import Agents, FixAttempt, file_hash
-from package_builder_dagster.errors import AgentError
-from package_builder_dagster.execution.output_parsers import (
-    Failure, count_types, eslint_stylish_failures, failure_metadata, failure_types, parse_linter_lines, parse_output,
-    typescript_failures,
-)
 from package_builder_dagster.cache.digest import outputs_digest
-from package_builder_dagster.discovery.cache_keys import rekey
 from package_builder_dagster.cache.outputs import detect_outputs, glob_outputs, snapshot
 from package_builder_dagster.cache.package_cache import CacheInfo, PackageCache
+from package_builder_dagster.discovery.cache_keys import rekey
+from package_builder_dagster.discovery.config import BuildConfig, QualityCheck, default_checks
 from package_builder_dagster.discovery.graph import Package
-from package_builder_dagster.discovery.package_names import package_path
-from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
 from package_builder_dagster.discovery.package_managers import PackageManager, find_bin
+from package_builder_dagster.discovery.package_names import package_path
+from package_builder_dagster.errors import AgentError
 from package_builder_dagster.execution.commands import CommandResult, CommandRunner
+from package_builder_dagster.execution.fix_agents import Agents, file_hash
+from package_builder_dagster.execution.output_parsers import (
+    Failure,
+    count_types,
+    eslint_stylish_failures,
+    failure_metadata,
+    failure_types,
+    parse_linter_lines,
+    parse_output,
+    typescript_failures,
+)
+from package_builder_dagster.execution.publishing import Publisher, PublishOutcome, display_url
 from package_builder_dagster.execution.record import (
-    CheckResult, PackageRecord, cache_view, check_result, restore_cached,
+    CheckResult,
+    PackageRecord,
+    cache_view,
+    check_result,
+    restore_cached,
 )
 from package_builder_dagster.execution.steps import FLAKY_WARNING, FailedAttempt, FlakyTests, StepRun
 from package_builder_dagster.execution.tool_output import (
-    COVERAGE_ARGS, command_not_found, eslint_counts, first_error_line, flags_rejected, format_diagnostic,
-    missing_coverage_provider, module_not_found, read_coverage, test_runner, typescript_diagnostics,
+    COVERAGE_ARGS,
+    command_not_found,
+    eslint_counts,
+    first_error_line,
+    flags_rejected,
+    format_diagnostic,
+    missing_coverage_provider,
+    module_not_found,
+    read_coverage,
+    test_runner,
+    typescript_diagnostics,
 )
 
 _TIMINGS = threading.Lock()  # guards PackageRecord.timings, which parallel checks add to
@@ -46,7 +65,7 @@ PackageState = Literal["queued", "planning", "verifying", "restoring", "building
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class PhaseFailed(Exception):
@@ -109,7 +128,7 @@ class PackagePipeline:
         if result is None:
             out.steps.append(StepRun(phase, script, "not-run"))
         else:
-            start = datetime.now(timezone.utc) - timedelta(milliseconds=result.duration_ms)
+            start = datetime.now(UTC) - timedelta(milliseconds=result.duration_ms)
             out.steps.append(StepRun(phase, script, "passed" if result.ok else "failed", result.duration_ms, str(result.log_path),
                                      result.exit_code, start.isoformat(timespec="milliseconds")))
 
@@ -455,7 +474,8 @@ class PackagePipeline:
         build_scripts = [pkg.scripts[s] for s in self.config.phases.get("build", []) if s in pkg.scripts]
         if any("tsc" in s for s in build_scripts):
             errors = out.typescript_errors or 0
-            return check_result("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run", {"errors": errors, "source": "build"})
+            return check_result("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run",
+                                {"errors": errors, "source": "build"})
         tsc = find_bin(pkg.dir, self.config.root, "tsc")
         if not (pkg.dir / "tsconfig.json").is_file() or tsc is None:
             return check_result("typescript", True, False, "not run: no tsconfig.json or no tsc")
@@ -467,7 +487,8 @@ class PackagePipeline:
         if not result.ok:
             meta["output_tail"] = result.tail
             first = format_diagnostic(diags[0]) if diags else first_error_line(result.tail)
-            failures = typescript_failures(diags, "tsc --noEmit", result.tail) or [Failure("typescript", first, command="tsc --noEmit", output_tail=result.tail)]
+            failures = (typescript_failures(diags, "tsc --noEmit", result.tail)
+                        or [Failure("typescript", first, command="tsc --noEmit", output_tail=result.tail)])
             return check_result("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta, failures=failures)
         return check_result("typescript", True, True, "0 errors (tsc --noEmit)", meta)
 

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
-from package_builder_dagster.discovery.config import QualityCheck, default_checks
 from package_builder_dagster.cache.digest import outputs_digest
+from package_builder_dagster.discovery.config import QualityCheck, default_checks
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.execution.output_hazards import signature
-from package_builder_dagster.execution.record import CheckResult, PackageRecord
 from package_builder_dagster.execution.package_pipeline import (
-    PackagePipeline, PhaseFailed, now_iso,
+    PackagePipeline,
+    PhaseFailed,
+    now_iso,
 )
+from package_builder_dagster.execution.record import CheckResult, PackageRecord
 from package_builder_dagster.execution.scheduler import Task, TaskResult
 
 

@@ -8,8 +8,9 @@ and a distributed executor's priority can all use it.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable, Mapping, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T", bound=Hashable)
 

@@ -15,23 +15,24 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
 from package_builder_dagster import http
-from package_builder_dagster.http import root_reason
-from package_builder_dagster.secret_env import npm_token
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
-from package_builder_dagster.execution.commands import CommandRunner
 from package_builder_dagster.discovery.package_managers import PackageManager, _which
-from package_builder_dagster.execution.tool_output import first_error_line
 from package_builder_dagster.errors import RegistryError
+from package_builder_dagster.execution.commands import CommandRunner
+from package_builder_dagster.execution.tool_output import first_error_line
+from package_builder_dagster.http import root_reason
+from package_builder_dagster.secret_env import npm_token
 
 # Answers worth one more try; anything else from the registry is final (401/403, version exists, invalid package).
 TRANSIENT = re.compile(

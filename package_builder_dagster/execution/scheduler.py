@@ -41,14 +41,15 @@ import itertools
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from package_builder_dagster.execution.output_hazards import Hold
 from package_builder_dagster.execution.package_pipeline import now_iso
-from package_builder_dagster.execution.record import PackageRecord
 from package_builder_dagster.execution.priority import PACKAGE
+from package_builder_dagster.execution.record import PackageRecord
 
 OnState = Callable[[str, str, dict[str, Any]], None]
 TestsAfter = Literal["own-build", "all-builds"]
@@ -72,7 +73,7 @@ class Task:
     """One unit of work of a package: `run()` runs in a worker thread and must not raise."""
 
     name: str  # "build", "test", "check:<name>", "finish"
-    run: Callable[[], "TaskResult"]
+    run: Callable[[], TaskResult]
     after: list[str] = field(default_factory=list)  # this package's tasks it waits for
 
 

@@ -3,15 +3,16 @@ run time is on the registry. Plain Python (no Dagster here); the suite summary a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.execution.package_pipeline import untested_reason
-from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
+from package_builder_dagster.execution.publishing import Publisher, PublishOutcome, display_url
 
 
 def publish_suite_packages(
@@ -23,8 +24,8 @@ def publish_suite_packages(
     `on_state(package, state, detail)` reports "publishing" and the "suite-publish" outcome."""
     results: dict[str, PublishOutcome] = {}
     for pkg in (p for p in graph if p.category == "suite"):
-        def held(message: str) -> PublishOutcome:
-            return PublishOutcome("skipped", pkg.version, display_url(publisher.url), message=message)
+        def held(message: str, version: str = pkg.version) -> PublishOutcome:
+            return PublishOutcome("skipped", version, display_url(publisher.url), message=message)
 
         if pkg.name not in built:
             results[pkg.name] = held("not built in this run")

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-
 _TSC = re.compile(r"^(?:(?P<file>[^\s(][^(\n]*)\((?P<line>\d+),(?P<col>\d+)\): )?error (?P<code>TS\d+): (?P<msg>.*)$", re.M)
 _ESLINT_SUMMARY = re.compile(r"(\d+) problems? \((\d+) errors?, (\d+) warnings?\)")
 _COVERAGE_TEXT = re.compile(r"^\s*All files\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)", re.M)
@@ -112,7 +111,8 @@ def module_not_found(output: str, package: str) -> bool:
 # A package manager's own lines about a script that failed: never the telling line.
 _LIFECYCLE_NOISE = re.compile(r"ELIFECYCLE|^npm (?:ERR!|error)|^error Command failed|Lifecycle script|^info Visit https://yarnpkg|"
                               r"^ERR_PNPM_|^\s*[❯>] .*\(\d+ tests?\)")
-_COMMAND_NOT_FOUND = re.compile(r"^(?:sh|bash|/bin/sh): (?:\d+: )?(?:line \d+: )?(?P<a>[^:\s]+): (?:command )?not found$|^(?P<b>[^:\s]+): command not found$", re.M)
+_COMMAND_NOT_FOUND = re.compile(r"^(?:sh|bash|/bin/sh): (?:\d+: )?(?:line \d+: )?(?P<a>[^:\s]+): (?:command )?not found$"
+                                r"|^(?P<b>[^:\s]+): command not found$", re.M)
 
 
 # A line that says what went wrong: a TypeScript diagnostic, `error`/`ERROR` as a word (pnpm's ` ERROR `),

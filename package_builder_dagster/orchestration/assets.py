@@ -3,31 +3,32 @@
 
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
-from package_builder_dagster.execution.fix_agents import Agents
 from package_builder_dagster.cache.package_cache import PackageCache, make_artifact_cache
 from package_builder_dagster.discovery.config import BuildConfig, default_checks
-from package_builder_dagster.orchestration.progress_file import ProgressWriter, progress_path
-from package_builder_dagster.orchestration.run_events import final_states, progress_payload, state_message
-from package_builder_dagster.execution.record import RECORD_KEY, CheckResult, PackageRecord
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.distributed.provenance import worker_metadata
-from package_builder_dagster.execution.package_pipeline import PackagePipeline, now_iso
-from package_builder_dagster.execution.publishing import PublishOutcome, Publisher, display_url
-from package_builder_dagster.execution.suite_publishing import publish_suite_packages
-from package_builder_dagster.reporting.reports import lint_score, package_report_path
-from package_builder_dagster.orchestration.run_reports import report_run
-from package_builder_dagster.orchestration.resource import PackageBuilderResource
+from package_builder_dagster.errors import ToolMissing
+from package_builder_dagster.execution.fix_agents import Agents
 from package_builder_dagster.execution.output_hazards import OutputHazards
+from package_builder_dagster.execution.package_pipeline import PackagePipeline, now_iso
 from package_builder_dagster.execution.package_tasks import PackageTasks
+from package_builder_dagster.execution.publishing import Publisher, PublishOutcome, display_url
+from package_builder_dagster.execution.record import RECORD_KEY, CheckResult, PackageRecord
 from package_builder_dagster.execution.scheduler import StateChange, schedule
+from package_builder_dagster.execution.suite_publishing import publish_suite_packages
 from package_builder_dagster.execution.tool_output import first_error_line
 from package_builder_dagster.orchestration.history import op_priorities, remembered_rewriters, run_priorities
-from package_builder_dagster.errors import ToolMissing
+from package_builder_dagster.orchestration.progress_file import ProgressWriter, progress_path
+from package_builder_dagster.orchestration.resource import PackageBuilderResource
+from package_builder_dagster.orchestration.run_events import final_states, progress_payload, state_message
+from package_builder_dagster.orchestration.run_reports import report_run
 from package_builder_dagster.orchestration.translator import GATES_CHECK, PackageTranslator
+from package_builder_dagster.reporting.reports import lint_score, package_report_path
 
 VERIFY_KEY = dg.AssetKey(["suite_verification"])
 SUMMARY_KEY = dg.AssetKey(["suite_summary"])
@@ -52,7 +53,8 @@ def materialize_metadata(outcome: PackageRecord, pm_kind: str, version: str) -> 
     if outcome.plan_hash:
         meta["plan_sha256"] = outcome.plan_hash
     if outcome.fix_attempts:
-        rows = [f"| {a.count} | {', '.join(a.types)} | `{a.agentPromptUsed}` | {a.fixDuration} | {a.exitCode} | {len(a.filesChanged)} | {'yes' if a.fixed else 'no'} |"
+        rows = [f"| {a.count} | {', '.join(a.types)} | `{a.agentPromptUsed}` | {a.fixDuration} | {a.exitCode} | {len(a.filesChanged)} "
+                f"| {'yes' if a.fixed else 'no'} |"
                 for a in outcome.fix_attempts]
         meta["fixes"] = dg.MetadataValue.md("| # | types | prompt | ms | exit | files | fixed |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))
     if outcome.coverage:
@@ -263,7 +265,8 @@ def run_packages(
                     "report": dg.MetadataValue.path(str(path)), **worker_metadata(config), **record})
             else:
                 failed.append(outcome)
-                summary = f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed" else f"blocked by {outcome.blocked_by}"
+                summary = (f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed"
+                           else f"blocked by {outcome.blocked_by}")
                 yield dg.AssetObservation(asset_key=key, description=summary[:1000], metadata=record)
             if outcome.checks and dg.AssetCheckKey(key, GATES_CHECK) in check_keys:
                 yield gates_result(key, list(outcome.checks.values()))
@@ -339,7 +342,8 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
             result = runner.run(argv, graph.root, config.logs_dir / context.run.run_id / "suite-verification.log")
         finally:
             runner.cancel()
-        meta = {"command": " ".join(argv), "duration_ms": result.duration_ms, "exit_code": result.exit_code, "log": dg.MetadataValue.path(str(result.log_path))}
+        meta = {"command": " ".join(argv), "duration_ms": result.duration_ms, "exit_code": result.exit_code,
+                "log": dg.MetadataValue.path(str(result.log_path))}
         if not result.ok:
             raise dg.Failure(
                 description=f"suite verification failed ({label}, exit {result.exit_code}): {first_error_line(result.tail)}",

@@ -33,10 +33,10 @@ from package_builder_dagster.discovery.config import (
     default_cache_dir,
     load_config,
 )
-from package_builder_dagster.orchestration.definitions import build_definitions
 from package_builder_dagster.discovery.graph import Package
-from package_builder_dagster.orchestration.translator import PackageTranslator, _tag_value
 from package_builder_dagster.discovery.workspace import discover_for
+from package_builder_dagster.orchestration.definitions import build_definitions
+from package_builder_dagster.orchestration.translator import PackageTranslator, _tag_value
 
 WORKSPACE_CONFIG = Path("production") / "configs" / "build-env.json"  # what the CLI reads when present
 

@@ -7,6 +7,16 @@ Tested on the `dagster` versions pyproject.toml admits (>=1.13.27,<1.14).
 
 from __future__ import annotations
 
+from dagster._core.definitions.dependency import NodeHandle  # noqa: F401
+
+# The celery worker (distributed/worker.py) rebuilds the step's job from the task's payload, retargets
+# it at its own clone, and finds which packages a step key builds (to restore their dependencies).
+from dagster._core.definitions.reconstruct import ReconstructableJob  # noqa: F401
+
+# The executor (distributed/executor.py) subclasses dagster-celery's, which takes Dagster's retry mode
+# and its config schema, and reads the same priority tag Dagster's own executors read.
+from dagster._core.execution.retries import RetryMode, get_retries_config  # noqa: F401
+
 # A CLI run is created with the code location's origin (the location `package-builder ui` serves),
 # so the UI can re-execute it. Dagster creates such runs only inside its webserver/daemon workspace
 # context; there is no public API to name a location's origin from outside it.
@@ -15,21 +25,6 @@ from dagster._core.remote_origin import (  # noqa: F401
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin  # noqa: F401
-
-# The arguments of `dagster api execute_run` (a public command whose argument type is not public):
-# the CLI starts a run's process the way Dagster's default run launcher does.
-from dagster._grpc.types import ExecuteRunArgs, ExecuteStepArgs  # noqa: F401
-
-# The celery worker (distributed/worker.py) rebuilds the step's job from the task's payload, retargets
-# it at its own clone, and finds which packages a step key builds (to restore their dependencies).
-from dagster._core.definitions.reconstruct import ReconstructableJob  # noqa: F401
-from dagster._core.definitions.dependency import NodeHandle  # noqa: F401
-
-# The executor (distributed/executor.py) subclasses dagster-celery's, which takes Dagster's retry mode
-# and its config schema, and reads the same priority tag Dagster's own executors read.
-from dagster._core.execution.retries import RetryMode, get_retries_config  # noqa: F401
-from dagster._core.storage.tags import PRIORITY_TAG  # noqa: F401
 
 # The embedded default's event log (orchestration/sqlite_storage.py) subclasses Dagster's SQLite
 # storage: Dagster has no public storage extension point, only the `storage: custom:` class hook.
@@ -39,6 +34,12 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (  # noqa: F
 )
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS  # noqa: F401
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory  # noqa: F401
+from dagster._core.storage.tags import PRIORITY_TAG  # noqa: F401
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin  # noqa: F401
+
+# The arguments of `dagster api execute_run` (a public command whose argument type is not public):
+# the CLI starts a run's process the way Dagster's default run launcher does.
+from dagster._grpc.types import ExecuteRunArgs, ExecuteStepArgs  # noqa: F401
 from dagster._serdes import ConfigurableClassData  # noqa: F401
 
 # A distributed run's steps log on other machines: the instance there keeps no compute logs. The

@@ -15,15 +15,15 @@ from typing import Any
 
 import dagster as dg
 
-from package_builder_dagster.orchestration.assets import build_package_assets, build_suite_assets
 from package_builder_dagster.discovery.config import ENV_KEYS, BuildConfig, load_config
-from package_builder_dagster.distributed.choice import executor_for
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.discovery.graph_file import load_graph, save_graph
+from package_builder_dagster.discovery.workspace import discover_for
+from package_builder_dagster.distributed.choice import executor_for
 from package_builder_dagster.errors import UsageError
+from package_builder_dagster.orchestration.assets import build_package_assets, build_suite_assets
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
 from package_builder_dagster.orchestration.sensors import build_change_sensors, build_report_sensors
-from package_builder_dagster.discovery.workspace import discover_for
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
 JOB_NAME = "build_packages"

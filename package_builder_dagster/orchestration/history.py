@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
 
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.execution.priority import PackageWeights, package_priorities, task_priorities, weights_from_steps
-from package_builder_dagster.orchestration.translator import PackageTranslator
 from package_builder_dagster.execution.record import RECORD_KEY
+from package_builder_dagster.orchestration.translator import PackageTranslator
 
 
 @dataclass

@@ -11,10 +11,9 @@ import dagster as dg
 from filelock import FileLock, Timeout
 
 from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.errors import UsageError
 from package_builder_dagster.orchestration.dagster_private import NOOP_COMPUTE_LOG_MANAGER
 from package_builder_dagster.orchestration.unreported import alive
-
-from package_builder_dagster.errors import UsageError
 
 WRITTEN_BY = "# Written by package-builder"
 

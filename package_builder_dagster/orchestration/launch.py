@@ -22,10 +22,14 @@ from typing import Any
 import dagster as dg
 
 from package_builder_dagster.discovery.config import BuildConfig
-from package_builder_dagster.orchestration.dagster_private import (
-    ExecuteRunArgs, LoadableTargetOrigin, ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin,
-)
 from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.orchestration.dagster_private import (
+    ExecuteRunArgs,
+    LoadableTargetOrigin,
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
 LOCATION_NAME = "package-builder"

@@ -13,8 +13,8 @@ from typing import Any
 
 from package_builder_dagster.cache.digest import outputs_digest
 from package_builder_dagster.cache.outputs import missing_outputs
-from package_builder_dagster.files import write_json_atomic
 from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.files import write_json_atomic
 
 FORMAT = 1
 

@@ -10,9 +10,9 @@ import dagster as dg
 from pydantic import Field
 
 from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.discovery.package_managers import PackageManager, detect_package_manager
 from package_builder_dagster.execution.commands import CommandRunner
 from package_builder_dagster.secret_env import hidden_from_commands
-from package_builder_dagster.discovery.package_managers import PackageManager, detect_package_manager
 
 
 class PackageBuilderResource(dg.ConfigurableResource):
@@ -27,7 +27,7 @@ class PackageBuilderResource(dg.ConfigurableResource):
     command_timeout_seconds: int = Field(default=1800, description="Timeout of each package script; its process group is killed after it.")
 
     @classmethod
-    def for_config(cls, config: BuildConfig) -> "PackageBuilderResource":
+    def for_config(cls, config: BuildConfig) -> PackageBuilderResource:
         return cls(workspace=str(config.root), config_json=json.dumps(config.portable()),
                    command_timeout_seconds=config.commandTimeoutSeconds)
 

@@ -11,8 +11,8 @@ import warnings
 
 import dagster as dg
 
-from package_builder_dagster.errors import UsageError
 from package_builder_dagster.discovery.graph import WorkspaceGraph
+from package_builder_dagster.errors import UsageError
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
 _TOKEN = re.compile(r'(?<![\w:"/@.-])(@[\w.-]+/[\w.-]+|[A-Za-z0-9][\w.-]*)(?![\w"/:-])')

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 
+from package_builder_dagster.discovery.code_versions import plan_digest, source_hash, workspace_files
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.orchestration.run_reports import report_run
 from package_builder_dagster.orchestration.translator import PackageTranslator
-from package_builder_dagster.discovery.code_versions import plan_digest, source_hash, workspace_files
 
 
 def build_report_sensors(

@@ -23,15 +23,20 @@ orchestration/dagster_private.py.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from package_builder_dagster.orchestration.dagster_private import (
-    SQLITE_BUSY_TIMEOUT_SECONDS, ConfigurableClassData, DagsterSqliteStorage, SqliteEventLogStorage,
-    SqliteEventLogStorageWatchdog, _event_logs_directory,
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    ConfigurableClassData,
+    DagsterSqliteStorage,
+    SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
+    _event_logs_directory,
 )
 
 MAX_OPEN_SHARDS = 16  # run shards whose connection stays open (the index shard counts as one)

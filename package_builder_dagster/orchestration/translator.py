@@ -6,9 +6,9 @@ import re
 
 import dagster as dg
 
-from package_builder_dagster.execution.fix_agents import file_hash
-from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
 from package_builder_dagster.discovery.config import QualityCheck, default_checks
+from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
+from package_builder_dagster.execution.fix_agents import file_hash
 
 GATES_CHECK = "quality_gates"  # the one asset check of a package
 CHECK_DESCRIPTIONS = {

@@ -37,7 +37,8 @@ def analyze(runs: list[dict[str, Any]], top: int = 5) -> dict[str, Any]:
             "attempts": sum(p["attempts"] for p in prompts.values()),
             "packagesAttempted": len(attempted),
             "packagesFixed": len(fixed),
-            "byPrompt": {k: {**v, "successRate": round(v["fixed"] / v["attempts"], 3) if v["attempts"] else None} for k, v in sorted(prompts.items())},
+            "byPrompt": {k: {**v, "successRate": round(v["fixed"] / v["attempts"], 3) if v["attempts"] else None}
+                         for k, v in sorted(prompts.items())},
         },
         "waits": {
             "totalDependencyWait": sum(w for _, _, w in waits),  # summed over `waitingPackages`

@@ -8,15 +8,15 @@ latest run's copies; each run also keeps its own under `<date>/runs/<run-id>/`. 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from package_builder_dagster.discovery.package_names import package_path
+from package_builder_dagster.execution.record import PackageRecord, blocked_record
 from package_builder_dagster.files import write_json_atomic, write_text_atomic
 from package_builder_dagster.paths import UnsafePath, inside
-from package_builder_dagster.execution.record import PackageRecord, blocked_record
 
 
 def lint_score(errors: int | None, warnings: int | None) -> float | None:
@@ -106,8 +106,8 @@ def publish_record(publish: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def report_date(iso_time: str | None = None) -> str:
-    when = datetime.fromisoformat(iso_time) if iso_time else datetime.now(timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    when = datetime.fromisoformat(iso_time) if iso_time else datetime.now(UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 SUMMARY_FILE = "suite-summary.json"
@@ -250,7 +250,7 @@ def _phases(events: list[dict[str, Any]], record: PackageRecord) -> list[dict[st
     timed = [s for s in record.steps if s.start and s.status in ("passed", "failed")]
     marks = [(p["state"], p["time"]) for p in events if p["state"] not in ("queued", "started", "suite-publish")]
     phases = []
-    for (state, start), nxt in zip(marks, marks[1:] + [(None, record.end_time or record.time)]):
+    for (state, start), nxt in zip(marks, marks[1:] + [(None, record.end_time or record.time)], strict=True):
         if state in ("done", "failed", "blocked") or not nxt[1] or (timed and state in STEP_STATES.values()):
             continue
         phases.append({"phase": state, "start": start, "end": nxt[1]})
