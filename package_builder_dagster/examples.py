@@ -14,7 +14,6 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-INJECTIONS = ("type-error", "failing-test", "lint-error", "lint-fixable", "low-coverage", "build-fail", "test-fail")
 CATEGORY_FOLDERS = {"validator": "validators", "core": "core", "utility": "utilities", "service": "services", "ui": "ui", "suite": "suites"}
 
 

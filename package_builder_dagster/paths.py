@@ -6,11 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from package_builder_dagster.errors import UsageError
-
-
-class UnsafePath(UsageError):
-    """A path built from a name would leave its folder."""
+from package_builder_dagster.errors import UnsafePath
 
 
 def inside(folder: Path, *parts: str) -> Path:

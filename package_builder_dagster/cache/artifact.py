@@ -22,15 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from package_builder_dagster.cache.digest import _normalized_files, outputs_digest  # noqa: F401 - outputs_digest is part of this module's API
+from package_builder_dagster.errors import CorruptArtifact
 
 MANIFEST_NAME = "manifest.json"
 OUTPUTS_PREFIX = "outputs/"
 RESTORE_PREFIX = ".package-builder-restore-"
 _TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError)
 
-
-class CorruptArtifact(Exception):
-    """An artifact that cannot be read, is unsafe, or does not match its digest."""
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from package_builder_dagster.errors import UsageError
+from package_builder_dagster.errors import InvalidPackageName
 from package_builder_dagster.paths import inside
 
 MAX_LENGTH = 214  # npm's limit for new names; a longer one would not fit a file name beside its suffix
@@ -21,9 +21,6 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_.~!*'()-]+$")  # what encodeURIComponent lea
 _LEGACY_CHARACTERS = set("~'!()*")
 _RESERVED = {"node_modules", "favicon.ico"}
 
-
-class InvalidPackageName(UsageError):
-    """A package name npm rejects, or one that could escape a folder or pass for an option."""
 
 
 def _segments(name: str) -> list[str]:

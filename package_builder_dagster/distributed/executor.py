@@ -22,18 +22,13 @@ from dagster_celery.tags import DAGSTER_CELERY_STEP_PRIORITY_TAG
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.distributed import celery_settings
 from package_builder_dagster.distributed.source_tree import COMMIT_TAG, run_tags
+from package_builder_dagster.errors import DistributedRunRefused, WorkersLost
 from package_builder_dagster.orchestration.dagster_private import PRIORITY_TAG, RetryMode, get_retries_config
 
 PING_EVERY_SECONDS = 5.0
 REDIS_LEVELS = 10  # priority_steps 0..9 (celery_settings)
 
 
-class WorkersLost(Exception):
-    """No celery worker answered a ping for too long while steps waited."""
-
-
-class DistributedRunRefused(Exception):
-    """The run cannot be distributed (a dirty tree, no git): raised before any step is queued."""
 
 
 def step_priority(tags: dict[str, str]) -> int:

@@ -23,15 +23,13 @@ from package_builder_dagster.cache.package_cache import make_artifact_cache
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.discovery.package_managers import PackageManager, detect_package_manager
+from package_builder_dagster.errors import WorkingCopyError
 
 LOCKFILES = {"npm": ("package-lock.json", "npm-shrinkwrap.json"), "pnpm": ("pnpm-lock.yaml",),
              "yarn-classic": ("yarn.lock",), "yarn-berry": ("yarn.lock",)}
 FROZEN_INSTALL = {"npm": ["ci", "--no-audit", "--no-fund"], "pnpm": ["install", "--frozen-lockfile"],
                   "yarn-classic": ["install", "--frozen-lockfile"], "yarn-berry": ["install", "--immutable"]}
 
-
-class WorkingCopyError(RuntimeError):
-    """The clone cannot be brought to the run's commit or installed: the step fails with this."""
 
 
 def _git(root: Path, *args: str, timeout: float = 600) -> str:

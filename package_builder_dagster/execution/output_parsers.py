@@ -6,19 +6,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from package_builder_dagster.execution.tool_output import first_error_line, typescript_diagnostics
-
-FailureType = Literal[  # the built-in failure types
-    "lint", "typescript", "test", "coverage", "build", "unknown"]
 
 
 @dataclass
 class Failure:
     """One failure: its type, where (file and line when known), the rule or code, the message."""
 
-    type: str  # one of FailureType, or the name of a team's own check
+    type: str  # lint, typescript, test, coverage, build, unknown, or the name of a team's own check
     message: str
     file: str | None = None
     line: int | None = None

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from package_builder_dagster.cache.digest import outputs_digest
 from package_builder_dagster.cache.outputs import detect_outputs, glob_outputs, snapshot
@@ -59,9 +59,6 @@ from package_builder_dagster.execution.tool_output import (
 
 _TIMINGS = threading.Lock()  # guards PackageRecord.timings, which parallel checks add to
 
-PackageState = Literal["queued", "planning", "verifying", "restoring", "building", "testing", "checking", "fixing",
-                       "publishing", "done", "failed", "blocked"]
-"""A package's state changes in a run, in the order they can happen; the last three are final."""
 
 
 def now_iso() -> str:

@@ -12,7 +12,7 @@ from package_builder_dagster.cache.package_cache import PackageCache, make_artif
 from package_builder_dagster.discovery.config import BuildConfig, default_checks
 from package_builder_dagster.discovery.graph import WorkspaceGraph
 from package_builder_dagster.distributed.provenance import worker_metadata
-from package_builder_dagster.errors import ToolMissing
+from package_builder_dagster.errors import PackageBuilderError
 from package_builder_dagster.execution.fix_agents import Agents
 from package_builder_dagster.execution.output_hazards import OutputHazards
 from package_builder_dagster.execution.package_pipeline import PackagePipeline, now_iso
@@ -121,7 +121,7 @@ def make_publisher(config: BuildConfig, graph: WorkspaceGraph, pm: Any, runner: 
     for warning in warnings:
         log.warning(warning)
     if errors:
-        raise dg.Failure(description="publishing cannot start: " + "; ".join(errors), allow_retries=False)
+        raise as_failure("publishing cannot start: " + "; ".join(errors))
     mode = "dry run" if config.publishing.dryRun else "publishing"
     log.info(f"{mode} to {display_url(publisher.url)} with access {config.publishing.access}")
     return publisher
@@ -178,8 +178,8 @@ def run_packages(
     run_id = context.run.run_id
     try:
         pm = package_builder.detect()
-    except ToolMissing as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    except PackageBuilderError as exc:
+        raise as_failure(str(exc)) from None
     runner = package_builder.runner()
     logs_dir = config.logs_dir / run_id
     publisher = make_publisher(config, graph, pm, runner, context.log)
@@ -281,11 +281,17 @@ def run_packages(
             runner.cancel()
     if failed:
         with_output = [o for o in failed if o.status == "failed" and o.error_detail][:10]
-        raise dg.Failure(description=failure_summary(failed), metadata={
+        raise as_failure(failure_summary(failed), {
             "failed": [o.package for o in failed if o.status == "failed"],
             "blocked": [o.package for o in failed if o.status == "blocked"],
             **{f"output: {o.package}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
-        }, allow_retries=False)
+        })
+
+
+def as_failure(description: str, metadata: dict[str, Any] | None = None) -> dg.Failure:
+    """How this tool's errors and failed packages end a Dagster step: a Failure that is never retried
+    (a rebuild would fail the same way; Dagster's retries would only repeat the commands)."""
+    return dg.Failure(description=description, metadata=metadata or {}, allow_retries=False)
 
 
 def gate_status(check: CheckResult) -> str:
@@ -345,10 +351,8 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
         meta = {"command": " ".join(argv), "duration_ms": result.duration_ms, "exit_code": result.exit_code,
                 "log": dg.MetadataValue.path(str(result.log_path))}
         if not result.ok:
-            raise dg.Failure(
-                description=f"suite verification failed ({label}, exit {result.exit_code}): {first_error_line(result.tail)}",
-                metadata={**meta, "output_tail": dg.MetadataValue.md(f"```\n{result.tail}\n```")}, allow_retries=False,
-            )
+            raise as_failure(f"suite verification failed ({label}, exit {result.exit_code}): {first_error_line(result.tail)}",
+                             {**meta, "output_tail": dg.MetadataValue.md(f"```\n{result.tail}\n```")})
         return dg.MaterializeResult(metadata={**meta, "status": "passed"})
 
     @dg.asset(key=SUMMARY_KEY, deps=[VERIFY_KEY], group_name="suite", kinds={"json"},
@@ -371,8 +375,7 @@ def build_suite_assets(config: BuildConfig, graph: WorkspaceGraph, translator: P
             meta[f"suite publish: {name}"] = f"{result.status}: {result.message}"
         failed = {n: r for n, r in published.items() if r.failed}
         if failed:
-            raise dg.Failure(description="; ".join(f"suite package {n}: {r.message}" for n, r in failed.items()),
-                             metadata=meta, allow_retries=False)
+            raise as_failure("; ".join(f"suite package {n}: {r.message}" for n, r in failed.items()), meta)
         return dg.MaterializeResult(metadata=meta)
 
     return [suite_verification, suite_summary_asset]

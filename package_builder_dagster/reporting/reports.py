@@ -68,7 +68,7 @@ def package_report(record: PackageRecord, workflow_id: str, dependencies: list[s
         "fixCommit": record.fix_commit,
         "flakyTests": asdict(record.flaky) if record.flaky else None,  # tests that passed only on a retry
         "publish": publish_record(asdict(record.publish) if record.publish else None),
-        "cache": cache_record(record),
+        "cache": cache_report(record),
         "dependencies": dependencies,
         "waitedFor": waited_for,
         "dependencyWait": max((w["waitTime"] for w in waited_for), default=0),  # until its last dependency ended
@@ -77,7 +77,7 @@ def package_report(record: PackageRecord, workflow_id: str, dependencies: list[s
     }
 
 
-def cache_record(record: PackageRecord) -> dict[str, Any] | None:
+def cache_report(record: PackageRecord) -> dict[str, Any] | None:
     """The report's `cache` object: hit, key, where it came from, restore and saved time, outputs digest."""
     cache = record.cache
     if cache is None:
@@ -133,7 +133,7 @@ def package_report_path(reports_dir: Path, start_time: str | None, run_id: str, 
     return report_path(run_folder(reports_dir, start_time, run_id), package_name)
 
 
-def critical_path(reports: list[dict[str, Any]]) -> list[str]:
+def critical_chain(reports: list[dict[str, Any]]) -> list[str]:
     """The chain that set the run's length: from the package that ended last, back through the
     dependency each one waited for last (while it did not wait for a slot)."""
     ran = {r["packageName"]: r for r in reports if r["status"] != "blocked" and r.get("startTime") and r.get("endTime")}
@@ -236,8 +236,8 @@ def derive_run(log: Any, graph: Any, selected: list[str], build_id: str, slots: 
     # When and why the scheduler kept tasks apart (a task that rewrites outputs others read, `tsc -b`
     # builds reaching one referenced project): each writer task, its reason, what it held back or waited for.
     summary["serialized"] = [dict(e) for name in selected if name in terminal for e in terminal[name].serialized]
-    if summary["commandTime"] and summary["totalDuration"]:  # busy = commands running, not packages waiting
-        summary["slotUtilization"] = round(summary["commandTime"] / (slots * summary["totalDuration"]), 4) if slots else None
+    busy, wall = summary["commandTime"], summary["totalDuration"]  # busy = commands running, not packages waiting
+    summary["slotUtilization"] = round(busy / (slots * wall), 4) if busy and wall and slots else None
     return reports, summary
 
 
@@ -250,7 +250,7 @@ def _phases(events: list[dict[str, Any]], record: PackageRecord) -> list[dict[st
     timed = [s for s in record.steps if s.start and s.status in ("passed", "failed")]
     marks = [(p["state"], p["time"]) for p in events if p["state"] not in ("queued", "started", "suite-publish")]
     phases = []
-    for (state, start), nxt in zip(marks, marks[1:] + [(None, record.end_time or record.time)], strict=True):
+    for (state, start), nxt in zip(marks, marks[1:] + [(None, record.end_time or record.time)], strict=False):
         if state in ("done", "failed", "blocked") or not nxt[1] or (timed and state in STEP_STATES.values()):
             continue
         phases.append({"phase": state, "start": start, "end": nxt[1]})
@@ -302,7 +302,6 @@ def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], starte
     """The seed's BuildReport plus blocked, run id and status, selection, critical path, slot utilization,
     flaky packages."""
     wall = _ms(started, ended)
-    busy = sum(_ms(r["runStart"], r["endTime"]) for r in reports if r.get("runStart") and r.get("endTime"))
     by_time = sorted((r for r in reports if r["status"] != "blocked"), key=lambda r: r["duration"], reverse=True)
     by_fix = sorted((r for r in reports if r["fixAttempts"]), key=lambda r: len(r["fixAttempts"]), reverse=True)
     brief = ("packageName", "status", "duration", "startTime", "endTime")
@@ -327,10 +326,10 @@ def suite_summary(build_id: str, log: Any, reports: list[dict[str, Any]], starte
         "totalWaitTime": sum(r.get("dependencyWait", 0) for r in reports),
         "waitingPackages": sum(1 for r in reports if r.get("dependencyWait")),
         "totalSlotWaitTime": sum(r["slotWaitTime"] for r in reports),
-        "criticalPath": critical_path(reports),
+        "criticalPath": critical_chain(reports),
         "cache": cache_totals(reports),
         "slots": slots,
-        "slotUtilization": round(busy / (slots * wall), 4) if wall > 0 and slots else None,
+        "slotUtilization": None,  # set from the commands' time (derive_run)
         "packageReports": reports,
     }
 
