@@ -15,12 +15,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from conftest import CHROMIUM, REPO, open_dagster_page, run_cli, workspace_instance
+
 from package_builder_dagster.examples import PackageSpec, generate
 
 pytestmark = pytest.mark.ui
