@@ -117,7 +117,7 @@ _COMMAND_NOT_FOUND = re.compile(r"^(?:sh|bash|/bin/sh): (?:\d+: )?(?:line \d+: )
 
 # A line that says what went wrong: a TypeScript diagnostic, `error`/`ERROR` as a word (pnpm's ` ERROR `),
 # `Error:` or Node's `Error [ERR_…]:`, a test runner's FAIL, ESLint's crash banner.
-_ERROR_LINE = re.compile(r"error TS\d+|\berror\b|Error( \[[A-Z_]+\])?:|FAIL|✖|AssertionError|Oops! Something went wrong", re.I)
+_ERROR_LINE = re.compile(r"error TS\d+|(?i:\berror\b)|Error( \[[A-Z_]+\])?:|FAIL|✖|AssertionError|Oops! Something went wrong")
 _STACK_FRAME = re.compile(r"^at .+\(.*\)$|^at (async )?\S+:\d+")
 
 
@@ -135,6 +135,6 @@ def first_error_line(text: str) -> str:
     if missing:
         return next(ln for ln in lines if missing in ln and "not found" in ln)[:300]
     for ln in lines:
-        if not _STACK_FRAME.match(ln) and _ERROR_LINE.search(ln):
+        if not _STACK_FRAME.match(ln) and not ln.startswith("> ") and _ERROR_LINE.search(ln):  # "> cmd": npm's echo
             return ln[:300]
     return lines[-1][:300] if lines else ""
