@@ -375,7 +375,7 @@ def _print_summary(console: Any, result: Any, selected: list[str], states: dict[
     cache = summary.get("cache") or {}
     if cache.get("hits") or cache.get("misses"):
         console.print(f"cache: {cache['hits']} hit(s) ({cache['hitsLocal']} local, {cache['hitsRemote']} remote) · "
-                      f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved")
+                      f"{cache['misses']} miss(es) · {cache['savedTime'] / 1000:.1f} s of build time saved, summed over {cache['hits']} packages")
     for n in [n for n in selected if n in states and states[n].flaky]:  # passed only on a retry (testing.retries)
         console.print(f"  [yellow]flaky[/]   {escape(n)}: {escape(_flaky_line(states[n].flaky))}")
     telling = {n: [w for w in states[n].warnings if not w.startswith(("no plan at ", "serialized ", FLAKY_WARNING))] for n in done}
