@@ -144,6 +144,20 @@ def test_identical_rebuild_gives_the_same_digest_and_bytes(package):
     assert outputs_digest(root, files) != digest
 
 
+def test_a_changed_byte_anywhere_makes_the_artifact_unreadable(package, tmp_path):
+    """gzip's CRC covers the whole stream: a flipped byte in the tar's trailing padding, which reading
+    the members never reaches, is caught too (it once slipped through: a corrupt artifact restored)."""
+    root, files = package
+    blob = pack(root, files, {"package": "@ex/a", "key": "abc"})
+    for i, position in enumerate(range(10, len(blob) - 8, max(1, len(blob) // 60))):  # the header's first bytes aside
+        corrupt = bytearray(blob)
+        corrupt[position] ^= 0xFF
+        with pytest.raises(CorruptArtifact):
+            read_manifest(bytes(corrupt))
+        with pytest.raises(CorruptArtifact):
+            restore(bytes(corrupt), tmp_path / f"restored-{i}")
+
+
 def test_pack_restore_round_trip(package, tmp_path):
     root, files = package
     blob = pack(root, files, {"package": "@ex/a", "key": "abc"})

@@ -108,10 +108,17 @@ def _parse_manifest(data: bytes) -> dict:
     return manifest
 
 
+def _open(blob: bytes, **kwargs) -> tarfile.TarFile:
+    """The artifact's tar, its whole gzip stream decompressed first: gzip's CRC and length are checked,
+    so a changed byte anywhere (the tar's trailing padding included, which reading the members alone
+    never reaches) makes it unreadable rather than silently restored."""
+    return tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)), mode="r:", **kwargs)
+
+
 def read_manifest(blob: bytes) -> dict:
     """The manifest of an artifact (raises CorruptArtifact when it cannot be read)."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        with _open(blob) as tar:
             for member in tar:
                 if member.name == MANIFEST_NAME and member.isreg():
                     handle = tar.extractfile(member)
@@ -147,7 +154,7 @@ def _unpack(blob: bytes, outputs: Path) -> tuple[dict, list[str]]:
     manifest: dict | None = None
     files: list[str] = []
     try:
-        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz", errorlevel=2) as tar:  # errorlevel 2: no error only printed
+        with _open(blob, errorlevel=2) as tar:  # errorlevel 2: no error only printed
             for member in tar:
                 if member.name == MANIFEST_NAME:
                     if manifest is not None or not member.isreg():
