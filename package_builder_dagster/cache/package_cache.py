@@ -72,6 +72,11 @@ def make_artifact_cache(config: BuildConfig, warn: Callable[[str], None], mode: 
     return ArtifactCache(local, remote, warn)
 
 
+def uncached_tasks(pkg: Package) -> list[str]:
+    """Its tasks turbo.json marks `cache: false`: a package with one is never restored (nor stored)."""
+    return [t.name for t in pkg.turbo.tasks if not t.definition.cache] if pkg.turbo else []
+
+
 class PackageCache:
     """Restores and saves packages through an ArtifactCache; saves run in the background."""
 
@@ -84,6 +89,10 @@ class PackageCache:
     def lookup(self, pkg: Package, info: CacheInfo) -> Restored | None:
         """Restore `pkg` from the cache when its key is there; None on a miss (or a corrupt artifact)."""
         started = time.monotonic()
+        uncached = uncached_tasks(pkg)
+        if uncached:
+            info.note = f"not restored: turbo.json says `cache: false` for its {', '.join(uncached)}, so it always runs"
+            return None
         found = self.artifacts.fetch(info.key)
         if found is None:
             return None
@@ -117,7 +126,10 @@ class PackageCache:
 
     def save(self, pkg: Package, key: str, inputs: dict[str, str], files: list[str], record: dict[str, Any],
              logs: list[Path], duration_ms: int) -> None:
-        """Pack the package's outputs and record, and store them under `key` (in the background)."""
+        """Pack the package's outputs and record, and store them under `key` (in the background);
+        never a package that is never restored."""
+        if uncached_tasks(pkg):
+            return
         def work() -> None:
             try:
                 texts = {}

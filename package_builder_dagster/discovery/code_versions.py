@@ -142,14 +142,20 @@ def settings_fingerprint(config: BuildConfig, pkg: Package | None = None) -> str
     if pkg is not None:
         relevant["checks"] = [c.model_dump() for c in pkg.quality_checks]
         relevant["outputs"] = output_globs(config, pkg)
+        if pkg.turbo is not None:  # its tasks, edges and turbo settings (passThroughEnv names included)
+            relevant["turbo"] = [[t.to_json(), repr(t.definition)] for t in pkg.turbo.tasks]
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def output_globs(config: BuildConfig, pkg: Package) -> list[str] | None:
-    """The package's declared output globs (`packageBuilder.outputs`, else config `outputs`); None: detect."""
+    """The package's declared output globs (`packageBuilder.outputs`, else its turbo.json tasks' `outputs`,
+    else config `outputs`); None: detect."""
     own = pkg.settings.get("outputs")
     if isinstance(own, list) and all(isinstance(g, str) for g in own):
         return list(own)
+    turbo = [g for t in (pkg.turbo.tasks if pkg.turbo else []) if t.definition.cache for g in t.definition.outputs]
+    if turbo:  # turbo.json's `outputs` of the tasks it caches
+        return list(dict.fromkeys(turbo))
     return list(config.outputs) if config.outputs is not None else None
 
 

@@ -217,6 +217,16 @@ class CacheConfig(_Model):
     mode: Literal["local", "remote", "both", "off"] | None = None  # default: both with a remote url, else local
 
 
+TURBO_PHASES = ("build", "test", "lint", "typescript")
+
+
+class TurboSettings(_Model):
+    """`turbo`: how a workspace's turbo.json maps onto this tool's phases (used only when it has one).
+    `phases`: phase → turbo task name(s); a phase left out takes `phases` (build, test), else the default."""
+
+    phases: dict[Literal[TURBO_PHASES], list[str] | str] | None = None  # type: ignore[valid-type]
+
+
 class BuildConfig(_Model):
     """The seed's build-env.json, with `temporal` replaced by `dagster`."""
 
@@ -243,6 +253,7 @@ class BuildConfig(_Model):
     outputs: list[str] | None = None  # output globs for every package (packageBuilder.outputs wins); None: detect
     cache: CacheConfig = CacheConfig()
     scheduling: SchedulingConfig = SchedulingConfig()
+    turbo: TurboSettings = TurboSettings()
     configFile: Path | None = None  # the file this config was read from (set by load_config)
 
     @field_validator("npmRegistry")
@@ -322,6 +333,13 @@ class BuildConfig(_Model):
             return QualityConfig.model_validate({"checks": own}).checks
         except ValidationError as err:
             raise UsageError(_format_validation_error(err, where)) from None
+
+    def turbo_phases(self) -> dict[str, list[str]]:
+        """Phase → turbo task names: `turbo.phases` first, then `phases` (build, test), then the defaults."""
+        given = {k: [v] if isinstance(v, str) else list(v) for k, v in (self.turbo.phases or {}).items()}
+        defaults = {"build": self.phases.get("build", ["build"]), "test": self.phases.get("test", ["test"]),
+                    "lint": ["lint"], "typescript": list(TYPECHECK_SCRIPTS[:2])}
+        return {phase: given.get(phase, defaults[phase]) for phase in TURBO_PHASES}
 
     def portable(self) -> dict[str, Any]:
         """The resolved config as JSON-able data without secrets: what travels with a run (a run's

@@ -14,6 +14,7 @@ from typing import Any
 
 from package_builder_dagster.discovery.config import QualityCheck, read_json_object
 from package_builder_dagster.discovery.package_names import InvalidPackageName, check_package_name
+from package_builder_dagster.discovery.turbo.model import PackageTurbo, WorkspaceTurbo
 from package_builder_dagster.discovery.undeclared_imports import UndeclaredImport
 from package_builder_dagster.discovery.version_ranges import unsatisfied_ranges
 from package_builder_dagster.errors import UsageError
@@ -58,6 +59,7 @@ class Package:
     output_globs: list[str] | None = None  # declared outputs (packageBuilder.outputs or config); None: detect
     cache_key: str | None = None  # set by discovery.cache_keys.assign_cache_keys
     cache_inputs: dict[str, str] = field(default_factory=dict)  # what the cache key is made of
+    turbo: PackageTurbo | None = None  # its tasks from turbo.json (None: no turbo.json, the fixed phases)
 
     @property
     def scope(self) -> str | None:
@@ -77,6 +79,7 @@ class Package:
             "dependencies": list(self.dependencies),
             "undeclaredImports": [{"imported": f.imported, "file": f.file, "line": f.line, "via": f.via}
                                   for f in self.undeclared_imports],
+            **({"tasks": [t.to_json() for t in self.turbo.tasks]} if self.turbo is not None else {}),
         }
 
 
@@ -98,6 +101,7 @@ class WorkspaceGraph:
     packages: dict[str, Package]  # in dependency order
     warnings: list[str] = field(default_factory=list)
     suite: str | None = None
+    turbo: WorkspaceTurbo | None = None  # the workspace's turbo.json settings (None: it has none)
 
     def __iter__(self):
         return iter(self.packages.values())

@@ -9,6 +9,7 @@ from package_builder_dagster.discovery.code_versions import assign_code_versions
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import WorkspaceGraph, assign_plan_paths, discover
 from package_builder_dagster.discovery.package_managers import detect_package_manager
+from package_builder_dagster.discovery.turbo.plan import assign_turbo
 from package_builder_dagster.errors import ToolMissing
 
 
@@ -18,6 +19,7 @@ def discover_for(config: BuildConfig, versions_only: bool = False) -> WorkspaceG
     undeclared = "skip" if versions_only else config.undeclaredDependencies
     graph = discover(config.root, config.masterPlan, config.buildId, config.layerViolations, undeclared)
     assign_plan_paths(graph, config.plans_dir)
+    assign_turbo(graph, config)
     for pkg in graph:
         pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality",
                                                pkg.scripts)

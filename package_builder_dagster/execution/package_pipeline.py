@@ -21,6 +21,7 @@ from package_builder_dagster.discovery.config import BuildConfig, QualityCheck, 
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.discovery.package_managers import PackageManager, find_bin
 from package_builder_dagster.discovery.package_names import package_path
+from package_builder_dagster.discovery.turbo.plan import phase_scripts
 from package_builder_dagster.errors import AgentError
 from package_builder_dagster.execution.commands import CommandResult, CommandRunner
 from package_builder_dagster.execution.fix_agents import Agents, file_hash
@@ -270,7 +271,7 @@ class PackagePipeline:
         globs = pkg.output_globs
         before = snapshot(pkg.dir) if globs is None else {}
         outputs: list[str] = []
-        for script in self.config.phases.get("build", []):
+        for script in phase_scripts(self.config, pkg, "build"):
             if script not in pkg.scripts:
                 self._record(out, "build", script, None)
                 continue
@@ -300,7 +301,7 @@ class PackagePipeline:
         ran, ok, outputs = False, True, []
         out.coverage_note = None  # (out.flaky is kept: a test flaky before a fix re-ran the tests was flaky in this run)
         (pkg.dir / "coverage" / "coverage-summary.json").unlink(missing_ok=True)  # never read a stale summary
-        for script in self.config.phases.get("test", []):
+        for script in phase_scripts(self.config, pkg, "test"):
             chosen = script
             if testing.enableCoverage and f"{script}:coverage" in pkg.scripts:
                 chosen = f"{script}:coverage"
@@ -468,7 +469,7 @@ class PackagePipeline:
         return check_result("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
 
     def check_typescript(self, pkg: Package, out: PackageRecord) -> CheckResult:
-        build_scripts = [pkg.scripts[s] for s in self.config.phases.get("build", []) if s in pkg.scripts]
+        build_scripts = [pkg.scripts[s] for s in phase_scripts(self.config, pkg, "build") if s in pkg.scripts]
         if any("tsc" in s for s in build_scripts):
             errors = out.typescript_errors or 0
             return check_result("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run",

@@ -1,0 +1,60 @@
+"""Each package's turbo tasks as this tool runs them: which phase each one is, what it waits for.
+
+A task named in `turbo.phases` is that phase (`build`, `test`, `lint`, `typescript`); any other task
+runs as a task of its package: inside its build when one of its build tasks waits for it (code
+generation before the build), else on its own after the build. No Dagster here.
+"""
+
+from __future__ import annotations
+
+from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
+from package_builder_dagster.discovery.turbo.config import TurboConfig, load_turbo
+from package_builder_dagster.discovery.turbo.model import PackageTurbo, TurboTask, WorkspaceTurbo
+from package_builder_dagster.discovery.turbo.tasks import PackageInfo, TaskGraph, task_graph
+
+PHASES = ("build", "test", "lint", "typescript")
+
+
+def phase_scripts(config: BuildConfig, pkg: Package, phase: str) -> list[str]:
+    """The scripts of one of this tool's phases for `pkg`: from turbo.json when the workspace has one, else `phases`."""
+    turbo = getattr(pkg, "turbo", None)
+    if turbo is not None:
+        return turbo.scripts(phase)
+    return list(config.phases.get(phase, []))  # type: ignore[call-overload]
+
+
+def _phase_of(name: str, phases: dict[str, list[str]]) -> str | None:
+    return next((phase for phase in PHASES if name in phases.get(phase, [])), None)
+
+
+def _package_tasks(graph: TaskGraph, name: str, phases: dict[str, list[str]]) -> PackageTurbo:
+    order = graph.of(name)
+    before_build: set[str] = set()
+    for task in reversed(order):  # dependents first: what a build (or a task inside it) waits for
+        if _phase_of(task, phases) == "build" or task in before_build:
+            before_build |= {t for p, t in graph.after[(name, task)] if p == name and _phase_of(t, phases) is None}
+    tasks = []
+    for task in order:
+        phase = _phase_of(task, phases)
+        stage = "phase" if phase else "build" if task in before_build else "after"
+        after = sorted(f"{p}#{t}" for p, t in graph.after[(name, task)])
+        tasks.append(TurboTask(task, phase, stage, after, graph.definitions[(name, task)]))
+    return PackageTurbo(tasks)
+
+
+def assign_turbo(graph: WorkspaceGraph, config: BuildConfig) -> TurboConfig | None:
+    """Set each package's `turbo` from the workspace's turbo.json (nothing without one)."""
+    turbo = load_turbo(graph.root, {p.path: p.dir for p in graph})
+    if turbo is None:
+        return None
+    phases = config.turbo_phases()
+    requested = list(dict.fromkeys(name for phase in PHASES for name in phases.get(phase, [])))
+    infos = {p.name: PackageInfo(p.name, p.path, frozenset(p.scripts), tuple(p.dependencies)) for p in graph}
+    tasks = task_graph(turbo, infos, requested)
+    for pkg in graph:
+        pkg.turbo = _package_tasks(tasks, pkg.name, phases)
+    graph.turbo = WorkspaceTurbo(str(turbo.path.relative_to(graph.root)), list(turbo.global_dependencies),
+                                 list(turbo.global_env),
+                                 None if turbo.global_pass_through_env is None else list(turbo.global_pass_through_env))
+    return turbo
