@@ -1,7 +1,8 @@
 """A small generated workspace whose turbo.jsonc covers turbo's task settings, and turbo's own view of it.
 
 Every script is `node ../../record.js <task>`: it writes the task's outputs and, in times/, when it
-started and ended (read from the scripts themselves, so a test can check each edge turbo lists)."""
+started and ended (read from the scripts themselves, so a test can check each edge turbo lists).
+$TT_SLOW lists `pkg#task`s that take longer, $FAIL_TASK one that fails."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ setTimeout(() => {
   const times = path.join(__dirname, "times");
   fs.mkdirSync(times, {recursive: true});
   fs.writeFileSync(path.join(times, `${pkg}#${task}.json`), JSON.stringify({start, end: Date.now()}));
-}, 250);
+}, (process.env.TT_SLOW || "").split(",").includes(`${pkg}#${task}`) ? 1500 : 250);
 """
 
 TURBO_JSONC = """{

@@ -9,7 +9,7 @@ from package_builder_dagster.discovery.code_versions import assign_code_versions
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import WorkspaceGraph, assign_plan_paths, discover
 from package_builder_dagster.discovery.package_managers import detect_package_manager
-from package_builder_dagster.discovery.turbo.plan import assign_turbo
+from package_builder_dagster.discovery.turbo.plan import assign_turbo, link_tasks
 from package_builder_dagster.errors import ToolMissing
 
 
@@ -24,6 +24,7 @@ def discover_for(config: BuildConfig, versions_only: bool = False) -> WorkspaceG
         pkg.quality_checks = config.checks_for(pkg.settings, f"config error in {pkg.path}/package.json packageBuilder.quality",
                                                pkg.scripts)
         pkg.output_globs = output_globs(config, pkg)
+    link_tasks(graph)
     assign_code_versions(graph, config)
     if versions_only:
         return graph

@@ -293,6 +293,14 @@ class PackagePipeline:
         out.outputs_digest = outputs_digest(pkg.dir, out.outputs)
         return "\n".join(outputs)
 
+    def run_task(self, pkg: Package, out: PackageRecord, script: str) -> None:
+        """A turbo.json task beyond the phases (see execution.turbo_tasks): its script; a failure fails the package."""
+        result = self._run(pkg, "task", script, self.pm.run_script(script))
+        self._record(out, "task", script, result)
+        if not result.ok:
+            raise PhaseFailed("task", f"`{script}` failed (exit {result.exit_code}): {first_error_line(result.read_output())}",
+                              result.tail)
+
     def test(self, pkg: Package, out: PackageRecord) -> tuple[bool | None, str]:
         """Run the test scripts (with coverage where the runner can measure it); None when none ran.
         A failing run is run again up to testing.retries times; one that passes on a retry is flaky."""

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from package_builder_dagster.cache.digest import outputs_digest
+from package_builder_dagster.cache.outputs import glob_outputs
 from package_builder_dagster.discovery.config import QualityCheck, default_checks
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.execution.output_hazards import signature
@@ -34,6 +35,7 @@ from package_builder_dagster.execution.package_pipeline import (
 )
 from package_builder_dagster.execution.record import CheckResult, PackageRecord
 from package_builder_dagster.execution.scheduler import Task, TaskResult
+from package_builder_dagster.execution.turbo_tasks import turbo_edges
 
 
 class PackageTasks:
@@ -63,7 +65,10 @@ class PackageTasks:
 
     # -- what the scheduler calls ------------------------------------------------------------------
     def first_task(self) -> Task:
-        return Task("build", self._guard(self.build))
+        """Its build; with turbo.json, after the other packages' tasks its build (and what runs in it) waits for."""
+        turbo = self.pkg.turbo
+        refs = [r for t in (turbo.tasks if turbo else []) if t.stage == "build" or t.phase == "build" for r in t.refs]
+        return Task("build", self._guard(self.build), list(dict.fromkeys(r for r in refs if r[0] != self.pkg.name)))
 
     def outcome(self) -> PackageRecord:
         if self.out.end_time is None:
@@ -93,7 +98,21 @@ class PackageTasks:
         for gate in gates:
             waits = ["test"] if gate.builtin == "coverage" else []
             after.append(Task(f"check:{gate.name}", self._guard(self._check_task(gate)), waits))
+        if pkg.turbo is not None:
+            after = turbo_edges(pkg, after, self._turbo_task)
         return TaskResult(True, built=True, next=after + self._closing([t.name for t in after]))
+
+    def _turbo_task(self, script: str) -> Callable[[], TaskResult]:
+        """A turbo.json task beyond the phases, run after the build (a bundle, type declarations)."""
+        def run() -> TaskResult:
+            self.pipeline.run_task(self.pkg, self.out, script)
+            if self.pkg.output_globs is not None:  # its declared outputs join the package's (for the cache)
+                with self.lock:
+                    self.out.outputs = glob_outputs(self.pkg.dir, self.pkg.output_globs)
+                    self.out.outputs_digest = outputs_digest(self.pkg.dir, self.out.outputs)
+                    self.first_digest = self.first_digest and self.out.outputs_digest
+            return TaskResult(True)
+        return self._guard(run)
 
     def test(self) -> TaskResult:
         with self._observed("test"):
@@ -156,7 +175,7 @@ class PackageTasks:
     @contextmanager
     def _observed(self, task: str) -> Iterator[None]:
         """Run a task after the build, then see whether the package's outputs changed under it."""
-        files = list(self.out.outputs)
+        files = [f for f in self.out.outputs if f not in self._late_outputs()]
         before = signature(self.pkg.dir, files) if files else None
         with self.lock:
             for others in self.active.values():
@@ -198,6 +217,11 @@ class PackageTasks:
                 out.warnings.append(
                     f"its {label} rewrote its build outputs after its build ({len(changed)} file(s), e.g. {changed[0]}) while "
                     "dependents could read them; the next runs keep dependents' tasks apart from it (learned from this run)")
+
+    def _late_outputs(self) -> set[str]:
+        """The outputs of its turbo.json tasks that run after the build (written then, by design)."""
+        late = [g for t in (self.pkg.turbo.extra() if self.pkg.turbo else []) for g in t.definition.outputs]
+        return set(glob_outputs(self.pkg.dir, late)) if late else set()
 
     def _rewrote(self) -> None:
         """The record's `rewrote_outputs`: what this run saw, and what an earlier run saw of tasks that did not run."""

@@ -22,6 +22,10 @@ succeed. The rules, all enforced here:
   the slot goes to the next ready task; it also reserves its holds against ready tasks of lower
   priority, so a waiting writer is not overtaken forever by readers of lower priority. Every such
   hold-back is recorded on the writer's outcome (`serialized`) for the report;
+- a task may also wait for another package's task: an `after` entry `(package, task)` (Turborepo's
+  `pkg#task`). It is met once that task ended and its package has not failed, once that package
+  succeeded (whether it had such a task or not), or when that package is not in the selection; when
+  that package fails or is blocked first, the waiting package is blocked by it;
 - finish what was started: a started package's remaining tasks (tests, checks) rank at least at the
   priority of the package's own chain (`priority(package, "package")`: its build and the longest of
   what follows it). A build heading a longer chain still goes first, but a package whose build ran
@@ -52,6 +56,7 @@ from package_builder_dagster.execution.priority import PACKAGE
 from package_builder_dagster.execution.record import PackageRecord
 
 OnState = Callable[[str, str, dict[str, Any]], None]
+TaskRef = str | tuple[str, str]  # a task of the same package, or (package, task) of any package
 TestsAfter = Literal["own-build", "all-builds"]
 
 
@@ -74,7 +79,7 @@ class Task:
 
     name: str  # "build", "test", "check:<name>", "finish"
     run: Callable[[], TaskResult]
-    after: list[str] = field(default_factory=list)  # this package's tasks it waits for
+    after: list[TaskRef] = field(default_factory=list)  # the tasks it waits for: its package's, or (package, task)
 
 
 @dataclass
@@ -223,8 +228,19 @@ def _schedule(
             except queue.Empty:
                 return
 
+    def met(p: _Package, ref: TaskRef) -> bool:
+        if isinstance(ref, str):
+            return ref in p.done
+        other = pkgs.get(ref[0])
+        return other is None or other.final == "done" or (not other.final and ref[1] in other.done)
+
+    def watchers(name: str) -> list[str]:
+        """Packages with a waiting task that waits for a task of `name`."""
+        return [w.name for w in pkgs.values() if w.name != name and not w.final
+                and any(isinstance(r, tuple) and r[0] == name for t in w.waiting.values() for r in t.after)]
+
     def can_start(p: _Package, task: Task) -> bool:
-        if p.final or not set(task.after) <= p.done:
+        if p.final or not all(met(p, ref) for ref in task.after):
             return False
         if task.name == "build":
             return not p.build_waits
@@ -236,6 +252,10 @@ def _schedule(
 
     def push_ready(p: _Package) -> None:
         for name, task in list(p.waiting.items()):
+            cause = next((r[0] for r in task.after if isinstance(r, tuple) and r[0] in pkgs
+                          and pkgs[r[0]].final in ("failed", "blocked")), None)
+            if cause and not p.final:
+                return fail(p, blocked_by=cause)
             if can_start(p, task):
                 del p.waiting[name]
                 if name == "build":
@@ -265,26 +285,27 @@ def _schedule(
 
     reported: set[str] = set()
 
-    def fail(p: _Package) -> None:
-        p.final = "failed"
+    def fail(p: _Package, blocked_by: str | None = None) -> None:
+        """`p` failed (or, with `blocked_by`, is blocked); what waits for it is blocked."""
+        p.final, p.blocked_by = ("blocked", blocked_by) if blocked_by else ("failed", None)
         p.waiting.clear()
         build_ended(p)
         settle(p)
-        stack = list(dependents[p.name])
+        stack = list(dependents[p.name]) + watchers(p.name)
         while stack:
             child = pkgs[stack.pop(0)]
             if child.final:
                 continue
-            child.final, child.blocked_by = "blocked", p.name
+            child.final, child.blocked_by = "blocked", blocked_by or p.name
             child.waiting.clear()
             build_ended(child)
             settle(child)
-            stack.extend(dependents[child.name])
+            stack.extend(dependents[child.name] + watchers(child.name))
 
     def succeed(p: _Package) -> None:
         p.final = "done"
         finished.append(Finished(_with_serialized(p.job.outcome(), locks, p.name)))
-        for child in dependents[p.name]:
+        for child in dependents[p.name] + watchers(p.name):
             c = pkgs[child]
             c.finish_waits.discard(p.name)
             c.build_waits.discard(p.name)  # also where its build waited for this success, or for a fixed build
@@ -365,6 +386,8 @@ def _schedule(
                     for child in dependents[name]:
                         pkgs[child].build_waits.discard(name)
                         push_ready(pkgs[child])
+                for watcher in watchers(name):
+                    push_ready(pkgs[watcher])
                 push_ready(p)
             release_tests_if_builds_are_stuck()
             start_ready(pool)

@@ -16,6 +16,7 @@ class TurboTask:
     stage: str  # "phase": it is one of this tool's phases; "build": runs in the build task, first; "after": after the build
     after: list[str] = field(default_factory=list)  # "pkg#task" it waits for
     definition: TaskDefinition = field(default_factory=TaskDefinition)
+    refs: list[tuple[str, str]] = field(default_factory=list)  # `after` as (package, scheduler task name)
 
     def to_json(self) -> dict[str, object]:
         return {"task": self.name, "phase": self.phase, "runs": self.stage, "dependsOn": list(self.after),

@@ -58,3 +58,29 @@ def assign_turbo(graph: WorkspaceGraph, config: BuildConfig) -> TurboConfig | No
                                  list(turbo.global_env),
                                  None if turbo.global_pass_through_env is None else list(turbo.global_pass_through_env))
     return turbo
+
+
+def scheduler_task(pkg: Package, task: str) -> str:
+    """The name of the scheduler task of `pkg` that runs turbo task `task` (see execution.package_tasks)."""
+    found = pkg.turbo.named(task) if pkg.turbo else None
+    if found is None or found.stage == "after":
+        return f"turbo:{task}"
+    if found.stage == "build" or found.phase == "build":
+        return "build"
+    if found.phase == "test":
+        return "test"
+    gate = next((g for g in pkg.quality_checks if g.script == task or (found.phase == "lint" and g.builtin == "lint")), None)
+    return f"check:{gate.name}" if gate else f"turbo:{task}"
+
+
+def link_tasks(graph: WorkspaceGraph) -> None:
+    """Once each package's gates are known: a lint or typescript task no gate runs runs after the build
+    on its own, and each task's `after` becomes scheduler task names (`refs`)."""
+    for pkg in graph:
+        for task in pkg.turbo.tasks if pkg.turbo else []:
+            if task.phase in ("lint", "typescript") and scheduler_task(pkg, task.name).startswith("turbo:"):
+                task.stage = "after"
+    for pkg in graph:
+        for task in pkg.turbo.tasks if pkg.turbo else []:
+            refs = [tuple(ref.split("#", 1)) for ref in task.after]
+            task.refs = [(other, scheduler_task(graph[other], name)) for other, name in refs if other in graph.packages]

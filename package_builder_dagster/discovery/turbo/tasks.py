@@ -34,10 +34,16 @@ class TaskGraph:
     warnings: list[str] = field(default_factory=list)
 
     def of(self, package: str) -> list[str]:
-        """The package's tasks, in an order that respects their edges among themselves."""
-        own = {t for p, t in self.definitions if p == package}
+        """The package's tasks, in an order that respects their edges among themselves (by name among ready ones)."""
+        own = sorted(t for p, t in self.definitions if p == package)
         sorter = graphlib.TopologicalSorter({t: [d for p, d in self.after[(package, t)] if p == package] for t in own})
-        return list(sorter.static_order())
+        sorter.prepare()
+        order: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order.extend(ready)
+            sorter.done(*ready)
+        return order
 
     def edges(self) -> set[tuple[TaskId, TaskId]]:
         """(task, one it depends on), between tasks that run."""
