@@ -47,6 +47,7 @@ TURBO_JSONC = """{
     /* lint needs nothing before it */
     "lint": {},
     "tt-app#test": {"dependsOn": ["tt-gen#bundle", "build"]},  // another package's bundle
+    "tt-leaf#lint": {"dependsOn": ["tt-gen#types"]},  // a package it does not depend on (replaces "lint" for it)
     "dev": {"persistent": true, "cache": false},
   },
 }

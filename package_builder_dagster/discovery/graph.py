@@ -259,6 +259,11 @@ def _order(packages: dict[str, Package]) -> list[str]:
     return order
 
 
+def dependency_order(packages: dict[str, Package]) -> list[str]:
+    """The packages' names in dependency order (see `_order`)."""
+    return _order(packages)
+
+
 def _depths(packages: dict[str, Package], order: list[str]) -> dict[str, int]:
     depth: dict[str, int] = {}
     for name in order:

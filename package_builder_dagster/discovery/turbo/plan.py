@@ -8,7 +8,7 @@ generation before the build), else on its own after the build. No Dagster here.
 from __future__ import annotations
 
 from package_builder_dagster.discovery.config import BuildConfig
-from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
+from package_builder_dagster.discovery.graph import Package, WorkspaceGraph, dependency_order
 from package_builder_dagster.discovery.turbo.config import TurboConfig, load_turbo
 from package_builder_dagster.discovery.turbo.model import PackageTurbo, TurboTask, WorkspaceTurbo
 from package_builder_dagster.discovery.turbo.tasks import PackageInfo, TaskGraph, task_graph
@@ -43,6 +43,22 @@ def _package_tasks(graph: TaskGraph, name: str, phases: dict[str, list[str]]) ->
     return PackageTurbo(tasks)
 
 
+def _order_edges(graph: WorkspaceGraph) -> None:
+    """A task that waits for a task of a package outside its dependencies orders that package first
+    (its asset depends on it too), unless that would close a cycle (then only the task waits)."""
+    added = False
+    for pkg in graph:
+        for task in pkg.turbo.tasks if pkg.turbo else []:
+            for other in dict.fromkeys(ref.split("#", 1)[0] for ref in task.after):
+                if other == pkg.name or other in graph.upstream({pkg.name}) or pkg.name in graph.upstream({other}):
+                    continue
+                pkg.dependencies = sorted({*pkg.dependencies, other})
+                graph.warnings.append(f"turbo.json: {pkg.name}#{task.name} waits for a task of {other}: {other} is built first")
+                added = True
+    if added:
+        graph.packages = {name: graph.packages[name] for name in dependency_order(graph.packages)}
+
+
 def assign_turbo(graph: WorkspaceGraph, config: BuildConfig) -> TurboConfig | None:
     """Set each package's `turbo` from the workspace's turbo.json (nothing without one)."""
     turbo = load_turbo(graph.root, {p.path: p.dir for p in graph})
@@ -54,6 +70,7 @@ def assign_turbo(graph: WorkspaceGraph, config: BuildConfig) -> TurboConfig | No
     tasks = task_graph(turbo, infos, requested)
     for pkg in graph:
         pkg.turbo = _package_tasks(tasks, pkg.name, phases)
+    _order_edges(graph)
     graph.turbo = WorkspaceTurbo(str(turbo.path.relative_to(graph.root)), list(turbo.global_dependencies),
                                  list(turbo.global_env),
                                  None if turbo.global_pass_through_env is None else list(turbo.global_pass_through_env))
