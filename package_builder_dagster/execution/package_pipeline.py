@@ -44,6 +44,7 @@ from package_builder_dagster.execution.record import (
     restore_cached,
 )
 from package_builder_dagster.execution.steps import FLAKY_WARNING, FailedAttempt, FlakyTests, StepRun
+from package_builder_dagster.execution.steps import now_iso as now_iso  # where the other layers import it from
 from package_builder_dagster.execution.tool_output import (
     COVERAGE_ARGS,
     command_not_found,
@@ -59,11 +60,6 @@ from package_builder_dagster.execution.tool_output import (
 )
 
 _TIMINGS = threading.Lock()  # guards PackageRecord.timings, which parallel checks add to
-
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class PhaseFailed(Exception):

@@ -23,9 +23,10 @@ succeed. The rules, all enforced here:
   priority, so a waiting writer is not overtaken forever by readers of lower priority. Every such
   hold-back is recorded on the writer's outcome (`serialized`) for the report;
 - a task may also wait for another package's task: an `after` entry `(package, task)` (Turborepo's
-  `pkg#task`). It is met once that task ended and its package has not failed, once that package
-  succeeded (whether it had such a task or not), or when that package is not in the selection; when
-  that package fails or is blocked first, the waiting package is blocked by it;
+  `pkg#task`; its `^task` is one such entry per dependency). It is met once that task ended and its
+  package has not failed, once that package succeeded (whether it had such a task or not), or when
+  that package is not in the selection; when that package fails or is blocked first, the waiting
+  package is blocked by it (as a dependent would be);
 - finish what was started: a started package's remaining tasks (tests, checks) rank at least at the
   priority of the package's own chain (`priority(package, "package")`: its build and the longest of
   what follows it). A build heading a longer chain still goes first, but a package whose build ran
@@ -51,13 +52,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from package_builder_dagster.execution.output_hazards import Hold
-from package_builder_dagster.execution.package_pipeline import now_iso
 from package_builder_dagster.execution.priority import PACKAGE
 from package_builder_dagster.execution.record import PackageRecord
+from package_builder_dagster.execution.steps import now_iso
+from package_builder_dagster.execution.task_holds import TaskHolds
 
 OnState = Callable[[str, str, dict[str, Any]], None]
-TaskRef = str | tuple[str, str]  # a task of the same package, or (package, task) of any package
 TestsAfter = Literal["own-build", "all-builds"]
+TaskRef = str | tuple[str, str]  # a task of the same package, or (package, task) of any package
 
 
 @dataclass
@@ -77,7 +79,7 @@ class Finished:
 class Task:
     """One unit of work of a package: `run()` runs in a worker thread and must not raise."""
 
-    name: str  # "build", "test", "check:<name>", "finish"
+    name: str  # "build", "test", "check:<name>", "conclude", "finish"
     run: Callable[[], TaskResult]
     after: list[TaskRef] = field(default_factory=list)  # the tasks it waits for: its package's, or (package, task)
 
@@ -115,6 +117,9 @@ class _Package:
     started: bool = False
 
 
+_Ready = tuple[float, bool, int, int, str, str]  # (-priority, is a build, position, seq, package, task): a heap entry
+
+
 def schedule(
     order: list[str],
     deps: dict[str, list[str]],
@@ -141,7 +146,8 @@ def schedule(
     stop = threading.Event()
 
     def forward() -> None:
-        loop = _schedule(order, deps, start, max_concurrent, tests_after, wait_for_success, priority, poll_seconds, stop, holds)
+        loop = Scheduler(order, deps, start, max_concurrent, tests_after=tests_after, wait_for_success=wait_for_success,
+                         priority=priority, poll_seconds=poll_seconds, holds=holds, stop=stop).run()
         try:
             for item in loop:
                 items.put(item)
@@ -193,54 +199,162 @@ class _Raised:
     exc: BaseException
 
 
-def _schedule(
-    order: list[str], deps: dict[str, list[str]], start: Callable[[str, OnState], Job], max_concurrent: int,
-    tests_after: TestsAfter, wait_for_success: bool, priority: Callable[[str, str], float] | None, poll_seconds: float,
-    stop: threading.Event, holds: Callable[[str, str], Hold] | None = None,
-) -> Iterator[StateChange | Finished]:
-    """The scheduling loop (see `schedule`); it ends early when `stop` is set."""
-    selected = set(order)
-    events: queue.Queue[StateChange] = queue.Queue()
+class Scheduler:
+    """The scheduling loop of one run (see `schedule`, which runs `run()` in a thread of its own).
 
-    def on_state(name: str, state: str, detail: dict[str, Any]) -> None:
-        events.put(StateChange(name, state, now_iso(), detail))
+    Its state is its fields: the packages, the ready heap, the running futures, the builds left.
+    `run()` ends early when `stop` is set.
+    """
 
-    pkgs: dict[str, _Package] = {}
-    dependents: dict[str, list[str]] = {n: [] for n in order}
-    for i, n in enumerate(order):
-        ds = {d for d in deps.get(n, []) if d in selected and d != n}
-        pkgs[n] = _Package(n, i, set(ds), set(ds), start(n, on_state))
-        for d in ds:
-            dependents[d].append(n)
-    ready: list[tuple[float, bool, int, int, str, str]] = []  # heap of (-priority, is a build, position, seq, package, task)
-    seq = itertools.count()
-    running: dict[Future[TaskResult], tuple[str, str]] = {}
-    builds_left = [len(order)]  # builds not ended, of packages that can still build
-    tests_released = [False]  # all-builds: no build runs or can start, though some have not ended
-    finished: list[Finished] = []
-    rank = priority or (lambda package, task: 0.0)
-    locks = _Locks(holds) if holds is not None else None
+    def __init__(
+        self, order: list[str], deps: dict[str, list[str]], start: Callable[[str, OnState], Job], max_concurrent: int, *,
+        tests_after: TestsAfter = "own-build", wait_for_success: bool = False,
+        priority: Callable[[str, str], float] | None = None, poll_seconds: float = 0.2,
+        holds: Callable[[str, str], Hold] | None = None, stop: threading.Event | None = None,
+    ):
+        self.order, self.max_concurrent, self.poll_seconds = order, max_concurrent, poll_seconds
+        self.tests_after, self.wait_for_success = tests_after, wait_for_success
+        self.rank = priority or (lambda package, task: 0.0)
+        self.locks = TaskHolds(holds) if holds is not None else None
+        self.stop = stop or threading.Event()
+        self.events: queue.Queue[StateChange] = queue.Queue()  # state changes from the worker threads
+        self.pkgs: dict[str, _Package] = {}
+        self.dependents: dict[str, list[str]] = {n: [] for n in order}
+        self.watchers: dict[str, set[str]] = {}  # package → packages with a task waiting for one of its tasks
+        self.ready: list[_Ready] = []
+        self.seq = itertools.count()
+        self.running: dict[Future[TaskResult], tuple[str, str]] = {}
+        self.builds_left = len(order)  # builds not ended, of packages that can still build
+        self.tests_released = False  # all-builds: no build runs or can start, though some have not ended
+        self.finished: list[Finished] = []  # outcomes not yet yielded
+        self.reported: set[str] = set()  # failed or blocked packages whose outcome is out
+        selected = set(order)
+        for i, n in enumerate(order):
+            ds = {d for d in deps.get(n, []) if d in selected and d != n}
+            self.pkgs[n] = _Package(n, i, set(ds), set(ds), start(n, self.on_state))
+            for d in ds:
+                self.dependents[d].append(n)
 
-    def drain() -> Iterator[StateChange]:
+    def on_state(self, name: str, state: str, detail: dict[str, Any]) -> None:
+        """A job's state change (from any thread), yielded by the loop."""
+        self.events.put(StateChange(name, state, now_iso(), detail))
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self) -> Iterator[StateChange | Finished]:
+        """Every package's tasks, at most `max_concurrent` at once; state changes and outcomes as they come."""
+        for n in self.order:
+            yield StateChange(n, "queued", now_iso())
+            self._add_tasks(self.pkgs[n], [self.pkgs[n].job.first_task()])
+            self._push_ready(self.pkgs[n])
+        pool = ThreadPoolExecutor(max_workers=self.max_concurrent, thread_name_prefix="task")
+        try:
+            while (self.running or self.ready) and not self.stop.is_set():
+                self._start_ready(pool)
+                yield from self._drain()
+                if not self.running:
+                    break
+                done, _ = wait(self.running, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: (self.pkgs[self.running[f][0]].position, self.running[f][1])):
+                    self._ended(future)
+                self._release_tests_if_builds_are_stuck()
+                self._start_ready(pool)
+                yield from self._drain()
+                yield from self._outcomes()
+            yield from self._drain()
+            yield from self._outcomes()
+            left = [n for n, p in self.pkgs.items() if not p.final]
+            if left and not self.stop.is_set():  # a cycle (of packages or task edges); never end silently
+                raise RuntimeError(f"scheduler stalled with {sorted(left)} unfinished")
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _drain(self) -> Iterator[StateChange]:
         while True:
             try:
-                yield events.get_nowait()
+                yield self.events.get_nowait()
             except queue.Empty:
                 return
 
-    def met(p: _Package, ref: TaskRef) -> bool:
-        if isinstance(ref, str):
-            return ref in p.done
-        other = pkgs.get(ref[0])
-        return other is None or other.final == "done" or (not other.final and ref[1] in other.done)
+    def _outcomes(self) -> Iterator[Finished]:
+        finished, self.finished = self.finished, []
+        yield from finished
 
-    def watchers(name: str) -> list[str]:
-        """Packages with a waiting task that waits for a task of `name`."""
-        return [w.name for w in pkgs.values() if w.name != name and not w.final
-                and any(isinstance(r, tuple) and r[0] == name for t in w.waiting.values() for r in t.after)]
+    def _start_ready(self, pool: ThreadPoolExecutor) -> None:
+        """Start ready tasks by rank into the free slots; one whose holds conflict stays ready."""
+        held_back: list[_Ready] = []
+        if self.locks is not None:
+            self.locks.new_pass()
+        while self.ready and len(self.running) < self.max_concurrent:
+            entry = heapq.heappop(self.ready)
+            *_, name, task_name = entry
+            p = self.pkgs[name]
+            if p.final:
+                continue
+            if self.locks is not None and not self.locks.acquire(name, task_name):
+                held_back.append(entry)
+                continue
+            if not p.started:
+                p.started = True
+                wait_ms = int((time.monotonic() - (p.ready_at or time.monotonic())) * 1000)
+                self.on_state(name, "started", {"slot_wait_ms": wait_ms})
+            p.running += 1
+            self.running[pool.submit(p.tasks[task_name].run)] = (name, task_name)
+        for entry in held_back:
+            heapq.heappush(self.ready, entry)
 
-    def can_start(p: _Package, task: Task) -> bool:
-        if p.final or not all(met(p, ref) for ref in task.after):
+    def _ended(self, future: Future[TaskResult]) -> None:
+        """A task ended: record it, then fail, finish or move its package (and its dependents) on."""
+        name, task_name = self.running.pop(future)
+        if self.locks is not None:
+            self.locks.release(name, task_name)
+        p = self.pkgs[name]
+        p.running -= 1
+        result = future.result()
+        p.done.add(task_name)
+        if task_name == "build":
+            self._build_ended(p)
+        if p.final:  # failed or blocked while this task ran
+            self._settle(p)
+            return
+        if not result.ok:
+            self._fail(p)
+            return
+        self._add_tasks(p, result.next)
+        if task_name == "finish":
+            self._succeed(p)
+            return
+        if result.built and not self.wait_for_success:
+            for child in self.dependents[name]:
+                self.pkgs[child].build_waits.discard(name)
+                self._push_ready(self.pkgs[child])
+        self._push_ready(p)
+        self._wake_watchers(p)
+
+    # -- readiness --------------------------------------------------------------------------------
+    def _add_tasks(self, p: _Package, tasks: list[Task]) -> None:
+        """Tasks a package's job made known: waiting until `_push_ready` finds them ready."""
+        for task in tasks:
+            p.tasks[task.name] = p.waiting[task.name] = task
+            for other, _ in self._cross_edges(p, task):
+                self.watchers.setdefault(other, set()).add(p.name)
+
+    def _push_ready(self, p: _Package) -> None:
+        for name, task in list(p.waiting.items()):
+            if p.final:
+                return
+            broken = self._broken_edge(p, task)
+            if broken is not None:
+                self._block(p, broken)
+                return
+            if self._can_start(p, task):
+                del p.waiting[name]
+                if name == "build":
+                    p.ready_at = time.monotonic()
+                entry = (-self._task_rank(p, name), name == "build", p.position, next(self.seq), p.name, name)
+                heapq.heappush(self.ready, entry)
+
+    def _can_start(self, p: _Package, task: Task) -> bool:
+        if p.final or not all(self._edge_met(p, ref) for ref in task.after):
             return False
         if task.name == "build":
             return not p.build_waits
@@ -248,262 +362,114 @@ def _schedule(
             return not p.finish_waits
         if task.name == "conclude":  # after the package's own tests and checks; a fix loop after a failed build
             return True  # must not wait for every build: its dependents' builds wait for it
-        return tests_after == "own-build" or builds_left[0] == 0 or tests_released[0]
+        return self.tests_after == "own-build" or self.builds_left == 0 or self.tests_released
 
-    def push_ready(p: _Package) -> None:
-        for name, task in list(p.waiting.items()):
-            cause = next((r[0] for r in task.after if isinstance(r, tuple) and r[0] in pkgs
-                          and pkgs[r[0]].final in ("failed", "blocked")), None)
-            if cause and not p.final:
-                return fail(p, blocked_by=cause)
-            if can_start(p, task):
-                del p.waiting[name]
-                if name == "build":
-                    p.ready_at = time.monotonic()
-                heapq.heappush(ready, (-task_rank(p, name), name == "build", p.position, next(seq), p.name, name))
+    def _edge_met(self, p: _Package, ref: TaskRef) -> bool:
+        """Whether the task `ref` names has ended for good (see the module's rule on task edges)."""
+        package, task = (p.name, ref) if isinstance(ref, str) else ref
+        if package == p.name:
+            return task in p.done
+        other = self.pkgs.get(package)
+        return other is None or other.final == "done" or (not other.final and task in other.done)
 
-    def task_rank(p: _Package, name: str) -> float:
+    def _cross_edges(self, p: _Package, task: Task) -> list[tuple[str, str]]:
+        """The task's edges to other packages' tasks (in the selection)."""
+        return [ref for ref in task.after if isinstance(ref, tuple) and ref[0] != p.name and ref[0] in self.pkgs]
+
+    def _broken_edge(self, p: _Package, task: Task) -> str | None:
+        """The failed or blocked package one of the task's edges points to (it can never be met), or None."""
+        for other, _ in self._cross_edges(p, task):
+            if self.pkgs[other].final in ("failed", "blocked"):
+                return other
+        return None
+
+    def _wake_watchers(self, p: _Package) -> None:
+        """A task of `p` ended (or `p` reached its end): tasks of other packages waiting for it may start."""
+        for name in sorted(self.watchers.get(p.name, ()), key=lambda n: self.pkgs[n].position):
+            self._push_ready(self.pkgs[name])
+
+    def _task_rank(self, p: _Package, name: str) -> float:
         """A ready task's priority: a started package's tasks rank at least as its own chain."""
         if name in ("conclude", "finish"):  # cheap, and they unblock others (a finish waits for its conclude)
             return float("inf")
-        own = rank(p.name, name)
-        return own if name == "build" else max(own, rank(p.name, PACKAGE))
+        own = self.rank(p.name, name)
+        return own if name == "build" else max(own, self.rank(p.name, PACKAGE))
 
-    def build_ended(p: _Package) -> None:
+    def _build_ended(self, p: _Package) -> None:
         if not p.build_ended:
             p.build_ended = True
-            builds_left[0] -= 1
-            if builds_left[0] == 0 and tests_after == "all-builds":
-                for other in pkgs.values():
-                    push_ready(other)
+            self.builds_left -= 1
+            if self.builds_left == 0 and self.tests_after == "all-builds":
+                for other in self.pkgs.values():
+                    self._push_ready(other)
 
-    def settle(p: _Package) -> None:
-        """Report a failed or blocked package once none of its tasks runs any more."""
-        if p.final in ("failed", "blocked") and p.running == 0 and p.name not in reported:
-            reported.add(p.name)
-            finished.append(Finished(_with_serialized(_final_outcome(p), locks, p.name)))
-
-    reported: set[str] = set()
-
-    def fail(p: _Package, blocked_by: str | None = None) -> None:
-        """`p` failed (or, with `blocked_by`, is blocked); what waits for it is blocked."""
-        p.final, p.blocked_by = ("blocked", blocked_by) if blocked_by else ("failed", None)
-        p.waiting.clear()
-        build_ended(p)
-        settle(p)
-        stack = list(dependents[p.name]) + watchers(p.name)
-        while stack:
-            child = pkgs[stack.pop(0)]
-            if child.final:
-                continue
-            child.final, child.blocked_by = "blocked", blocked_by or p.name
-            child.waiting.clear()
-            build_ended(child)
-            settle(child)
-            stack.extend(dependents[child.name] + watchers(child.name))
-
-    def succeed(p: _Package) -> None:
-        p.final = "done"
-        finished.append(Finished(_with_serialized(p.job.outcome(), locks, p.name)))
-        for child in dependents[p.name] + watchers(p.name):
-            c = pkgs[child]
-            c.finish_waits.discard(p.name)
-            c.build_waits.discard(p.name)  # also where its build waited for this success, or for a fixed build
-            push_ready(c)
-
-    def release_tests_if_builds_are_stuck() -> None:
+    def _release_tests_if_builds_are_stuck(self) -> None:
         """all-builds: builds left to a fix loop wait for packages whose tests wait for every build;
         once no build runs or is ready, the tests go (instead of a stall)."""
-        if tests_after != "all-builds" or tests_released[0] or builds_left[0] == 0:
+        if self.tests_after != "all-builds" or self.tests_released or self.builds_left == 0:
             return
-        in_flight = any(t == "build" for _, t in running.values()) or any(
-            entry[5] == "build" and not pkgs[entry[4]].final for entry in ready)
+        in_flight = any(t == "build" for _, t in self.running.values()) or any(
+            entry[5] == "build" and not self.pkgs[entry[4]].final for entry in self.ready)
         if not in_flight:
-            tests_released[0] = True
-            for other in pkgs.values():
-                push_ready(other)
+            self.tests_released = True
+            for other in self.pkgs.values():
+                self._push_ready(other)
 
-    def start_ready(pool: ThreadPoolExecutor) -> None:
-        held_back: list[tuple[float, bool, int, int, str, str]] = []  # ready, but its holds conflict
-        if locks is not None:
-            locks.new_pass()
-        while ready and len(running) < max_concurrent:
-            entry = heapq.heappop(ready)
-            *_, name, task_name = entry
-            p = pkgs[name]
-            if p.final:
-                continue
-            if locks is not None and not locks.acquire(name, task_name):
-                held_back.append(entry)
-                continue
-            task = p.tasks[task_name]
-            if not p.started:
-                p.started = True
-                wait_ms = int((time.monotonic() - (p.ready_at or time.monotonic())) * 1000)
-                on_state(name, "started", {"slot_wait_ms": wait_ms})
-            p.running += 1
-            running[pool.submit(task.run)] = (name, task.name)
-        for entry in held_back:
-            heapq.heappush(ready, entry)
+    # -- the end of a package ---------------------------------------------------------------------
+    def _succeed(self, p: _Package) -> None:
+        p.final = "done"
+        self.finished.append(Finished(self._with_serialized(p.job.outcome(), p.name)))
+        for child in self.dependents[p.name]:
+            c = self.pkgs[child]
+            c.finish_waits.discard(p.name)
+            c.build_waits.discard(p.name)  # also where its build waited for this success, or for a fixed build
+            self._push_ready(c)
+        self._wake_watchers(p)
 
-    for n in order:
-        yield StateChange(n, "queued", now_iso())
-        p = pkgs[n]
-        first = p.job.first_task()
-        p.tasks[first.name] = p.waiting[first.name] = first
-        push_ready(p)
+    def _fail(self, p: _Package) -> None:
+        p.final = "failed"
+        p.waiting.clear()
+        self._build_ended(p)
+        self._settle(p)
+        self._block_downstream(p.name, p.name)
 
-    pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="task")
-    try:
-        while (running or ready) and not stop.is_set():
-            start_ready(pool)
-            yield from drain()
-            if not running:
-                break
-            done, _ = wait(running, timeout=poll_seconds, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: (pkgs[running[f][0]].position, running[f][1])):
-                name, task_name = running.pop(future)
-                if locks is not None:
-                    locks.release(name, task_name)
-                p = pkgs[name]
-                p.running -= 1
-                result = future.result()
-                p.done.add(task_name)
-                if task_name == "build":
-                    build_ended(p)
-                if p.final:  # failed or blocked while this task ran
-                    settle(p)
-                    continue
-                if not result.ok:
-                    fail(p)
-                    continue
-                for task in result.next:
-                    p.tasks[task.name] = p.waiting[task.name] = task
-                if task_name == "finish":
-                    succeed(p)
-                    continue
-                if result.built and not wait_for_success:
-                    for child in dependents[name]:
-                        pkgs[child].build_waits.discard(name)
-                        push_ready(pkgs[child])
-                for watcher in watchers(name):
-                    push_ready(pkgs[watcher])
-                push_ready(p)
-            release_tests_if_builds_are_stuck()
-            start_ready(pool)
-            yield from drain()
-            yield from finished
-            finished.clear()
-        yield from drain()
-        yield from finished
-        left = [n for n, p in pkgs.items() if not p.final]
-        if left and not stop.is_set():  # cannot happen with an acyclic graph; never end silently
-            raise RuntimeError(f"scheduler stalled with {sorted(left)} unfinished")
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    def _block(self, p: _Package, by: str) -> None:
+        """`p` waits for a task of `by`, which failed or is blocked: `p` is blocked, and so is its downstream."""
+        cause = self.pkgs[by].blocked_by or by
+        self._mark_blocked(p, cause)
+        self._block_downstream(p.name, cause)
 
+    def _block_downstream(self, name: str, cause: str) -> None:
+        """Every package downstream of `name` (its dependents, and packages with a task waiting for one
+        of its tasks), blocked by `cause`."""
+        stack = [name]
+        while stack:
+            upstream = stack.pop(0)
+            for child in self._downstream(upstream):
+                c = self.pkgs[child]
+                if not c.final:
+                    self._mark_blocked(c, cause)
+                    stack.append(child)
 
-TaskKey = tuple[str, str]  # (package, task)
+    def _downstream(self, name: str) -> list[str]:
+        watching = [w for w in sorted(self.watchers.get(name, ()), key=lambda n: self.pkgs[n].position)
+                    if any(other == name for t in self.pkgs[w].waiting.values() for other, _ in self._cross_edges(self.pkgs[w], t))]
+        return self.dependents[name] + [w for w in watching if w not in self.dependents[name]]
 
+    def _mark_blocked(self, p: _Package, cause: str) -> None:
+        p.final, p.blocked_by = "blocked", cause
+        p.waiting.clear()
+        self._build_ended(p)
+        self._settle(p)
 
-class _Locks:
-    """Readers/writer holds on outputs (see `execution.output_hazards`), taken all at once when a task
-    starts. Ready tasks are tried in priority order; one that cannot start reserves its holds for the
-    rest of the pass, so a task of lower priority never overtakes it on the same outputs."""
+    def _settle(self, p: _Package) -> None:
+        """Report a failed or blocked package once none of its tasks runs any more."""
+        if p.final in ("failed", "blocked") and p.running == 0 and p.name not in self.reported:
+            self.reported.add(p.name)
+            self.finished.append(Finished(self._with_serialized(_final_outcome(p), p.name)))
 
-    def __init__(self, holds: Callable[[str, str], Hold]):
-        self.holds = holds
-        self.cache: dict[TaskKey, Hold] = {}
-        self.shared: dict[str, set[TaskKey]] = {}  # resource → running tasks that read it
-        self.exclusive: dict[str, TaskKey] = {}  # resource → the running task that rewrites it
-        self.want_shared: dict[str, TaskKey] = {}  # this pass: resource → a held-back task of higher priority
-        self.want_exclusive: dict[str, TaskKey] = {}
-        self.serialized: dict[TaskKey, dict[str, Any]] = {}  # writer task → its report entry
-        self.noted: set[tuple[TaskKey, TaskKey]] = set()
-
-    def hold(self, key: TaskKey) -> Hold:
-        if key not in self.cache:
-            self.cache[key] = self.holds(*key) or Hold()
-        return self.cache[key]
-
-    def new_pass(self) -> None:
-        self.want_shared.clear()
-        self.want_exclusive.clear()
-
-    def acquire(self, package: str, task: str) -> bool:
-        """Take the task's holds, or (when one conflicts) reserve them for this pass and say False."""
-        key = (package, task)
-        h = self.hold(key)
-        if not h:
-            return True
-        conflicts: list[tuple[TaskKey, TaskKey]] = []  # (the writer, the other task)
-        for r in h.exclusive:
-            if r in self.exclusive:
-                conflicts.append((self.exclusive[r], key))
-            elif r in self.want_exclusive:
-                conflicts.append((self.want_exclusive[r], key))
-            conflicts += [(key, other) for other in self.shared.get(r, ())]
-            if r in self.want_shared:
-                conflicts.append((key, self.want_shared[r]))
-        for r in h.shared:
-            if r in self.exclusive:
-                conflicts.append((self.exclusive[r], key))
-            elif r in self.want_exclusive:
-                conflicts.append((self.want_exclusive[r], key))
-        if conflicts:
-            for writer, other in conflicts:
-                self._note(writer, other, held=other == key)
-            for r in h.exclusive:
-                self.want_exclusive.setdefault(r, key)
-            for r in h.shared:
-                self.want_shared.setdefault(r, key)
-            return False
-        for r in h.exclusive:
-            self.exclusive[r] = key
-        for r in h.shared:
-            self.shared.setdefault(r, set()).add(key)
-        return True
-
-    def release(self, package: str, task: str) -> None:
-        key = (package, task)
-        h = self.cache.get(key)
-        if not h:
-            return
-        for r in h.exclusive:
-            if self.exclusive.get(r) == key:
-                del self.exclusive[r]
-        for r in h.shared:
-            self.shared.get(r, set()).discard(key)
-
-    def _note(self, writer: TaskKey, other: TaskKey, held: bool) -> None:
-        """`held`: `other` waited for `writer`; otherwise `writer` waited for `other`."""
-        if (writer, other) in self.noted or writer == other:
-            return
-        self.noted.add((writer, other))
-        entry = self.serialized.setdefault(writer, {
-            "task": f"{writer[0]}#{writer[1]}", "reason": self.hold(writer).reason or "it rewrites outputs others read",
-            "heldBack": [], "waitedFor": [], "time": now_iso()})
-        entry["heldBack" if held else "waitedFor"].append(f"{other[0]}#{other[1]}")
-
-    def entries(self, package: str) -> list[dict[str, Any]]:
-        return [e for (p, _), e in self.serialized.items() if p == package]
-
-
-def _with_serialized(out: PackageRecord, locks: _Locks | None, package: str) -> PackageRecord:
-    """The outcome with the hold-backs its tasks caused (see `_Locks`), and a warning that says so."""
-    if locks is None:
-        return out
-    for entry in locks.entries(package):
-        if entry in out.serialized:
-            continue
-        out.serialized.append(entry)
-        parts = []
-        if entry["heldBack"]:
-            parts.append(f"held back {', '.join(entry['heldBack'][:5])}{' …' if len(entry['heldBack']) > 5 else ''} while it ran")
-        if entry["waitedFor"]:
-            parts.append(f"waited for {', '.join(entry['waitedFor'][:5])}{' …' if len(entry['waitedFor']) > 5 else ''}")
-        out.warnings.append(f"serialized {entry['task'].split('#', 1)[1]}: {entry['reason']}; {' and '.join(parts)}")
-    return out
+    def _with_serialized(self, out: PackageRecord, package: str) -> PackageRecord:
+        return out if self.locks is None else self.locks.with_serialized(out, package)
 
 
 def _final_outcome(p: _Package) -> PackageRecord:

@@ -25,7 +25,7 @@ def turbo_edges(pkg: Package, tasks: list[Task], runner: Callable[[str], Callabl
             continue
         for other, name in turbo_task.refs:
             if other != pkg.name:
-                task.after.append((other, name))  # type: ignore[arg-type]  # a task of another package
+                task.after.append((other, name))  # a task of another package
             elif name in names and name not in ("build", task.name):
                 task.after.append(name)
     return every
