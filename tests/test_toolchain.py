@@ -13,7 +13,8 @@ import pytest
 from package_builder_dagster.discovery.package_managers import detect_package_manager
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.execution.commands import CommandRunner
-from package_builder_dagster.execution.tool_output import coverage_args, eslint_counts, read_coverage, typescript_diagnostics
+from package_builder_dagster.execution.output_parsers import eslint_counts, read_coverage
+from package_builder_dagster.execution.tool_output import coverage_args, typescript_diagnostics
 
 
 def _alive(pid: int) -> bool:

@@ -1,9 +1,15 @@
-"""Typed failures: what went wrong in a package, in a form a person and a fix agent can act on."""
+"""Typed failures: what went wrong in a package, in a form a person and a fix agent can act on.
+
+`PARSERS` is the one registry of parsers (a gate's `parser`); the built-in checks read their tools'
+output with the same ones (see `execution.quality_gates`). ESLint's text and the coverage summary
+are read here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,18 @@ class Failure:
         if not self.file:
             return ""
         return f"{self.file}:{self.line}" if self.line else self.file
+
+
+_ESLINT_SUMMARY = re.compile(r"(\d+) problems? \((\d+) errors?, (\d+) warnings?\)")
+
+
+def eslint_counts(output: str) -> tuple[int, int] | None:
+    """(errors, warnings) from ESLint's summary line, or None when there is none."""
+    matches = _ESLINT_SUMMARY.findall(output)
+    if not matches:
+        return None
+    _, errors, warnings = matches[-1]
+    return int(errors), int(warnings)
 
 
 _STYLISH_FILE = re.compile(r"^(/\S.*|[A-Za-z]:\\.*|\S.*\.(?:[cm]?[jt]sx?|vue|svelte|json|md))$")
@@ -150,39 +168,78 @@ def parse_generic(output: str, command: str, tail: str) -> list[Failure]:
     return failures
 
 
+COVERAGE_SUMMARY = "coverage/coverage-summary.json"  # where Istanbul, c8 and V8 write it, in the package folder
+_COVERAGE_TEXT = re.compile(r"^\s*All files\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)", re.M)
+
+
+def coverage_summary(package_dir: Path) -> dict[str, float] | None:
+    """The percentages of the package's coverage summary (lines, statements, functions, branches), or None."""
+    try:
+        total = json.loads((package_dir / COVERAGE_SUMMARY).read_text())["total"]
+        return {k: float(total[k]["pct"]) for k in ("lines", "statements", "functions", "branches") if k in total}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def read_coverage(package_dir: Path, output: str) -> dict[str, float] | None:
+    """Coverage percentages from coverage/coverage-summary.json, else the runner's text table."""
+    summary = coverage_summary(package_dir)
+    if summary:
+        return summary
+    m = _COVERAGE_TEXT.findall(output)
+    if m:
+        stmts, branches, funcs, lines = (float(x) for x in m[-1])
+        return {"lines": lines, "statements": stmts, "functions": funcs, "branches": branches}
+    return None
+
+
+def coverage_shortfall(pct: float, minimum: float) -> str | None:
+    """`line coverage X% is below Y%` when `pct` is below `minimum`, else None."""
+    return f"line coverage {pct:.1f}% is below {minimum:g}%" if pct < minimum else None
+
+
 def parse_coverage_summary(package_dir: Path, minimum: float, command: str) -> list[Failure]:
     """Istanbul, c8 and V8 `coverage/coverage-summary.json`: a failure when line coverage is below `minimum`."""
-    summary = package_dir / "coverage" / "coverage-summary.json"
-    try:
-        total = json.loads(summary.read_text())["total"]
-        pct = float(total["lines"]["pct"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return [Failure("coverage", f"no readable coverage summary at {summary.name}", command=command)]
-    if pct < minimum:
-        return [Failure("coverage", f"line coverage {pct:.1f}% is below {minimum:g}%", "coverage/coverage-summary.json", command=command)]
-    return []
+    summary = coverage_summary(package_dir)
+    if summary is None or "lines" not in summary:
+        return [Failure("coverage", f"no readable coverage summary at {Path(COVERAGE_SUMMARY).name}", command=command)]
+    short = coverage_shortfall(summary["lines"], minimum)
+    return [Failure("coverage", short, COVERAGE_SUMMARY, command=command)] if short else []
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """What a check's command left for a parser: exit code, output (and its tail), the command as shown."""
+
+    exit_code: int | None
+    output: str
+    tail: str
+    command: str
+    package_dir: Path
+    min_coverage: float
+
+
+Parser = Callable[[ToolRun], list[Failure]]
+
+PARSERS: dict[str, Parser] = {  # the names config.PARSERS lets a gate choose
+    "generic": lambda run: parse_generic(run.output, run.command, run.tail),
+    "eslint": lambda run: eslint_stylish_failures(run.output, run.command, run.tail),
+    "eslint-json": lambda run: parse_eslint_json(run.output, run.command, run.tail),
+    "tsc": lambda run: typescript_failures(typescript_diagnostics(run.output), run.command, run.tail),
+    "vitest": lambda run: parse_test_text(run.output, run.command, run.tail),
+    "vitest-json": lambda run: parse_jest_json(run.output, run.command, run.tail),
+    "jest": lambda run: parse_test_text(run.output, run.command, run.tail),
+    "jest-json": lambda run: parse_jest_json(run.output, run.command, run.tail),
+    "coverage-summary": lambda run: (parse_coverage_summary(run.package_dir, run.min_coverage, run.command)
+                                     if run.exit_code == 0 else []),
+    "none": lambda run: [],
+}
 
 
 def parse_output(parser: str, exit_code: int | None, output: str, tail: str, command: str,
                  package_dir: Path, min_coverage: float) -> list[Failure]:
     """A check's failures. Whatever the parser, a non-zero exit with nothing recognised is one `unknown` failure."""
-    found: list[Failure]
-    if parser == "eslint-json":
-        found = parse_eslint_json(output, command, tail)
-    elif parser == "eslint":
-        found = eslint_stylish_failures(output, command, tail)
-    elif parser == "tsc":
-        found = typescript_failures(typescript_diagnostics(output), command, tail)
-    elif parser in ("vitest-json", "jest-json"):
-        found = parse_jest_json(output, command, tail)
-    elif parser in ("vitest", "jest"):
-        found = parse_test_text(output, command, tail)
-    elif parser == "coverage-summary":
-        found = parse_coverage_summary(package_dir, min_coverage, command) if exit_code == 0 else []
-    elif parser == "generic":
-        found = parse_generic(output, command, tail)
-    else:
-        found = []
+    found = PARSERS.get(parser, PARSERS["none"])(ToolRun(exit_code, output, tail, command, package_dir, min_coverage))
     if exit_code != 0 and not found:
         found = [Failure("unknown", first_error_line(output) or f"exit code {exit_code}", command=command, output_tail=tail)]
     return found

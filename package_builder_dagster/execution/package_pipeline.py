@@ -1,13 +1,12 @@
-"""One package's phases as plain Python (no Dagster here): plan, restore, build, test, each quality
-check, the fix loop, publishing. `execution.package_tasks` runs them as tasks of the run's graph.
+"""One package's phases as plain Python (no Dagster here): plan, restore, build, test, a fix attempt,
+publishing, saving to the cache; its quality checks are `execution.quality_gates`.
+`execution.package_tasks` runs them as tasks of the run's graph, and runs them again after a fix.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,58 +16,32 @@ from package_builder_dagster.cache.digest import outputs_digest
 from package_builder_dagster.cache.outputs import detect_outputs, glob_outputs, snapshot
 from package_builder_dagster.cache.package_cache import CacheInfo, PackageCache
 from package_builder_dagster.discovery.cache_keys import rekey
-from package_builder_dagster.discovery.config import BuildConfig, QualityCheck, default_checks
+from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package
-from package_builder_dagster.discovery.package_managers import PackageManager, find_bin
+from package_builder_dagster.discovery.package_managers import PackageManager
 from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.discovery.turbo.plan import phase_scripts
 from package_builder_dagster.errors import AgentError
 from package_builder_dagster.execution.commands import CommandResult, CommandRunner
-from package_builder_dagster.execution.fix_agents import Agents, file_hash
-from package_builder_dagster.execution.output_parsers import (
-    Failure,
-    count_types,
-    eslint_stylish_failures,
-    failure_metadata,
-    failure_types,
-    parse_linter_lines,
-    parse_output,
-    typescript_failures,
-)
+from package_builder_dagster.execution.fix_agents import Agents, FixAttempt, file_hash
+from package_builder_dagster.execution.output_parsers import Failure, failure_types, typescript_failures
 from package_builder_dagster.execution.publishing import Publisher, PublishOutcome, display_url
-from package_builder_dagster.execution.record import (
-    CheckResult,
-    PackageRecord,
-    cache_view,
-    check_result,
-    restore_cached,
-)
-from package_builder_dagster.execution.steps import FLAKY_WARNING, FailedAttempt, FlakyTests, StepRun
-from package_builder_dagster.execution.steps import now_iso as now_iso  # where the other layers import it from
+from package_builder_dagster.execution.quality_gates import QualityGates
+from package_builder_dagster.execution.record import PackageRecord, cache_view, restore_cached
+from package_builder_dagster.execution.steps import FLAKY_WARNING, FailedAttempt, FlakyTests, PhaseFailed, StepRun, now_iso
 from package_builder_dagster.execution.tool_output import (
     COVERAGE_ARGS,
     command_not_found,
-    eslint_counts,
     first_error_line,
     flags_rejected,
     format_diagnostic,
     missing_coverage_provider,
     module_not_found,
-    read_coverage,
     test_runner,
     typescript_diagnostics,
 )
 
-_TIMINGS = threading.Lock()  # guards PackageRecord.timings, which parallel checks add to
-
-
-class PhaseFailed(Exception):
-    """A phase failed; `failures` and `fixable` say whether the fix loop can take it on."""
-
-    def __init__(self, phase: str, error: str, detail: str | None = None, failures: list[Failure] | None = None, fixable: bool = False):
-        super().__init__(error)
-        self.phase, self.error, self.detail = phase, error, detail
-        self.failures, self.fixable = failures or [], fixable and bool(failures)
+__all__ = ["PackagePipeline", "PhaseFailed", "crashed", "now_iso", "untested_reason"]
 
 
 def crashed(result: CommandResult) -> bool:
@@ -100,9 +73,10 @@ class PackagePipeline:
         self.config, self.pm, self.runner, self.logs_dir, self.on_state = config, pm, runner, logs_dir, on_state
         self.publisher, self.agents, self.cache = publisher, agents, cache
         self.fixable_runs = config.agents.fix.fixBuildAndTestFailures
+        self.gates = QualityGates(self)  # the quality checks, run through this pipeline's commands
 
     # -- helpers ----------------------------------------------------------------------------
-    def _run(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None,
+    def run_command(self, pkg: Package, phase: str, label: str, argv: list[str], env: dict[str, str] | None = None,
              timeout: float | None = None) -> CommandResult:
         log = package_path(self.logs_dir, pkg.name) / f"{phase}-{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.log"
         result = self.runner.run(argv, pkg.dir, log, env=env, timeout=timeout)
@@ -118,7 +92,7 @@ class PackagePipeline:
                               result.tail)
         return result
 
-    def _record(self, out: PackageRecord, phase: str, script: str, result: CommandResult | None) -> None:
+    def record_step(self, out: PackageRecord, phase: str, script: str, result: CommandResult | None) -> None:
         if result is None:
             out.steps.append(StepRun(phase, script, "not-run"))
         else:
@@ -186,21 +160,9 @@ class PackagePipeline:
         out.plan_exists = plan.is_file()
         out.plan_hash = file_hash(plan) if out.plan_exists else None
 
-    def evaluate(self, pkg: Package, out: PackageRecord) -> PhaseFailed | None:
-        """build → test → quality checks; the failure that stopped them, or None."""
-        out.typescript_errors = out.lint_errors = out.lint_warnings = None
-        out.coverage, out.checks = None, {}
-        try:
-            build_output = self.build(pkg, out)
-            tests_ok, test_output = self.test(pkg, out)
-            out.tests_passed = tests_ok
-            self.quality(pkg, out, build_output, test_output, tests_ok)
-        except PhaseFailed as failure:
-            return failure
-        return None
-
-    def fix(self, pkg: Package, out: PackageRecord, failure: PhaseFailed) -> PhaseFailed | None:
-        """One fix attempt on `failure`; the failure that remains (None when fixed). Raises when the loop ends."""
+    def fix_attempt(self, pkg: Package, out: PackageRecord, failure: PhaseFailed) -> FixAttempt:
+        """The next fix attempt on `failure`, recorded on `out`; raises `failure` when the loop ends (no
+        fixer applies, or no attempt is left). `execution.package_tasks` re-runs the phases after it."""
         attempts = out.fix_attempts
         exhausted = len(attempts) >= self.config.agents.fix.maxAttempts
         attempt = None
@@ -217,13 +179,7 @@ class PackagePipeline:
         if attempt.outsideChanges:
             action = "reverted" if attempt.reverted else "kept"
             out.warnings.append(f"fix attempt {attempt.count} changed files outside {pkg.path} ({action}): {', '.join(attempt.outsideChanges[:10])}")
-        if not attempt.filesChanged:
-            return failure  # nothing in the package changed: nothing to re-run, the same failures stand
-        # The package's own edits are always checked, even when the attempt counts as failed (edits
-        # outside reverted, or a timeout); otherwise they would stay unchecked by any later attempt.
-        remaining = self.evaluate(pkg, out)
-        attempt.fixed = remaining is None and not (attempt.outsideChanges or attempt.timedOut)
-        return remaining
+        return attempt
 
     def verify_dependencies(self, pkg: Package) -> None:
         """The seed's verifyDependencies: what this package needs must be on the registry already."""
@@ -269,10 +225,10 @@ class PackagePipeline:
         outputs: list[str] = []
         for script in phase_scripts(self.config, pkg, "build"):
             if script not in pkg.scripts:
-                self._record(out, "build", script, None)
+                self.record_step(out, "build", script, None)
                 continue
-            result = self._run(pkg, "build", script, self.pm.run_script(script))
-            self._record(out, "build", script, result)
+            result = self.run_command(pkg, "build", script, self.pm.run_script(script))
+            self.record_step(out, "build", script, result)
             out.timings["build"] += result.duration_ms
             text = result.read_output()
             outputs.append(text)
@@ -291,8 +247,8 @@ class PackagePipeline:
 
     def run_task(self, pkg: Package, out: PackageRecord, script: str) -> None:
         """A turbo.json task beyond the phases (see execution.turbo_tasks): its script; a failure fails the package."""
-        result = self._run(pkg, "task", script, self.pm.run_script(script))
-        self._record(out, "task", script, result)
+        result = self.run_command(pkg, "task", script, self.pm.run_script(script))
+        self.record_step(out, "task", script, result)
         if not result.ok:
             raise PhaseFailed("task", f"`{script}` failed (exit {result.exit_code}): {first_error_line(result.read_output())}",
                               result.tail)
@@ -310,23 +266,23 @@ class PackagePipeline:
             if testing.enableCoverage and f"{script}:coverage" in pkg.scripts:
                 chosen = f"{script}:coverage"
             if chosen not in pkg.scripts:
-                self._record(out, "test", script, None)
+                self.record_step(out, "test", script, None)
                 continue
             args = self._coverage_args(pkg, out, pkg.scripts[chosen]) if testing.enableCoverage and chosen == script else None
             argv, label = self.pm.run_script(chosen, args or []), chosen
-            result = self._run(pkg, "test", label, argv)
+            result = self.run_command(pkg, "test", label, argv)
             text = result.read_output()
             rejected = flags_rejected(text) if args and not result.ok else None
             if rejected:  # never fail a package through flags of this tool's: the package's own run counts
-                self._record(out, "test", f"{chosen} (with coverage flags)", result)
+                self.record_step(out, "test", f"{chosen} (with coverage flags)", result)
                 out.timings["test"] += result.duration_ms
                 out.warnings.append(f"`{chosen}` failed with this tool's coverage flags ({rejected}); ran it again as the package defines it")
                 out.coverage_note = "not measured: the test runner rejected the coverage flags"
                 argv, label = self.pm.run_script(chosen), f"{chosen}-without-coverage"
-                result = self._run(pkg, "test", label, argv)
+                result = self.run_command(pkg, "test", label, argv)
                 text = result.read_output()
             result, text, failed = self._retry(pkg, out, chosen, label, argv, result, text)
-            self._record(out, "test", chosen, result)
+            self.record_step(out, "test", chosen, result)
             out.timings["test"] += result.duration_ms
             ran = True
             outputs.append(text)
@@ -359,10 +315,10 @@ class PackagePipeline:
         failed: list[FailedAttempt] = []
         while not result.ok and len(failed) < self.config.testing.retries:
             failed.append(FailedAttempt(script, len(failed) + 1, result.exit_code, first_error_line(text), str(result.log_path)))
-            self._record(out, "test", f"{script} (attempt {len(failed)})", result)
+            self.record_step(out, "test", f"{script} (attempt {len(failed)})", result)
             out.timings["test"] += result.duration_ms
             self.on_state(pkg.name, "testing", {"retry": len(failed), "script": script})
-            result = self._run(pkg, "test", f"{label}-retry{len(failed)}", argv)
+            result = self.run_command(pkg, "test", f"{label}-retry{len(failed)}", argv)
             text = result.read_output()
         return result, text, failed
 
@@ -384,131 +340,3 @@ class PackagePipeline:
             if module_not_found(output, finding.imported):
                 return f'{finding.message()}; it may not be built yet: declare it, or set undeclaredDependencies "order"'
         return None
-
-    def quality(self, pkg: Package, out: PackageRecord, build_output: str, test_output: str, tests_ok: bool | None) -> None:
-        """Every quality check, one after another, then their verdict."""
-        self.on_state(pkg.name, "checking", {})
-        checks = [self.run_check(pkg, out, gate, test_output, tests_ok) for gate in pkg.quality_checks or default_checks()]
-        self.judge_checks(out, checks)
-
-    def run_check(self, pkg: Package, out: PackageRecord, gate: QualityCheck, test_output: str, tests_ok: bool | None) -> CheckResult:
-        """One quality check (its time is added to the package's quality time)."""
-        started = time.monotonic()
-        if gate.builtin == "lint":
-            check = self.check_lint(pkg, out)
-        elif gate.builtin == "typescript":
-            check = self.check_typescript(pkg, out)
-        elif gate.builtin == "coverage":
-            check = self.check_coverage(pkg, out, test_output, tests_ok)
-        else:
-            check = self.check_command(pkg, out, gate)
-        check.name = gate.name
-        check.warning_only = check.warning_only or gate.warnOnly
-        with _TIMINGS:  # checks of one package run in parallel
-            out.timings["quality"] += int((time.monotonic() - started) * 1000)
-        return check
-
-    def judge_checks(self, out: PackageRecord, checks: list[CheckResult]) -> None:
-        """Record the checks; raise when one failed and testing.failOnError is on, else warn. A
-        warn-only gate that failed is a warning, whatever failOnError says (no fix loop either)."""
-        failed = [c for c in checks if c.ran and not c.passed and not c.warning_only]
-        for check in checks:
-            out.checks[check.name] = check
-            if check.ran and not check.passed and check.warning_only:
-                message = f"{check.name} (warning only, not a gate without a strict config): {check.description}"
-                if message not in out.warnings:  # the fix loop judges again
-                    out.warnings.append(message)
-        if failed:
-            message = "quality checks failed: " + "; ".join(f"{c.name}: {c.description}" for c in failed)
-            if self.config.testing.failOnError:
-                detail = "\n\n".join(str(c.metadata.get("output_tail", "")) for c in failed)
-                raise PhaseFailed("quality", message, detail, [f for c in failed for f in c.failures], fixable=True)
-            for check in failed:
-                check.warning_only = True
-            out.warnings.append(message)
-
-    def check_command(self, pkg: Package, out: PackageRecord, gate: QualityCheck) -> CheckResult:
-        """A configured gate: its command in the package folder (or the package's script, through the
-        package manager), its output read by its parser."""
-        if gate.script is not None:
-            if gate.script not in pkg.scripts:
-                return check_result(gate.name, True, False, f"not run: the package has no `{gate.script}` script")
-            argv, command = self.pm.run_script(gate.script), f"run {gate.script}"
-        else:
-            assert gate.command
-            argv, command = list(gate.command), " ".join(gate.command)
-        result = self._run(pkg, "quality", gate.name, argv, timeout=gate.timeoutSeconds)
-        self._record(out, "quality", gate.script or gate.name, result)
-        text = result.read_output()
-        failures = parse_output(gate.parser, result.exit_code, text, result.tail, command, pkg.dir, self.config.testing.min_coverage)
-        meta: dict[str, Any] = {"exit_code": result.exit_code, "log": str(result.log_path), "parser": gate.parser, **failure_metadata(failures)}
-        if result.ok and not failures:
-            return check_result(gate.name, True, True, f"`{command}` passed", meta)
-        meta["output_tail"] = result.tail
-        counts = ", ".join(f"{n} {t}" for t, n in count_types(failures).items())
-        first = failures[0]
-        where = f" {first.location()}" if first.location() else ""
-        return check_result(gate.name, False, True, f"{counts}:{where} {first.message}"[:300], meta, failures=failures)
-
-    def check_lint(self, pkg: Package, out: PackageRecord) -> CheckResult:
-        if "lint" not in pkg.scripts:
-            return check_result("lint", True, False, "not run: the package has no `lint` script")
-        result = self._run(pkg, "quality", "lint", self.pm.run_script("lint"))
-        self._record(out, "quality", "lint", result)
-        text = result.read_output()
-        counts = eslint_counts(text)
-        # Not ESLint's output: any linter's `file:line[:col]: message` lines, each a finding.
-        others = parse_linter_lines(text, "run lint", result.tail) if counts is None and not result.ok else []
-        errors, warnings = counts if counts else ((len(others) or (0 if result.ok else 1)), 0)
-        out.lint_errors, out.lint_warnings = errors, warnings
-        meta = {"errors": errors, "warnings": warnings, "exit_code": result.exit_code, "log": str(result.log_path)}
-        if not result.ok:
-            meta["output_tail"] = result.tail
-            failures = (eslint_stylish_failures(text, "run lint", result.tail) or others
-                        or [Failure("lint", first_error_line(text), command="run lint", output_tail=result.tail)])
-            meta.update(failure_metadata(failures))
-            first = failures[0]
-            where = f"{first.location()}: " if first.location() and first.location() not in first.message else ""
-            return check_result("lint", False, True, f"{errors} lint error(s): {where}{first.message}"[:300], meta, failures=failures)
-        return check_result("lint", True, True, f"{errors} errors, {warnings} warnings", meta)
-
-    def check_typescript(self, pkg: Package, out: PackageRecord) -> CheckResult:
-        build_scripts = [pkg.scripts[s] for s in phase_scripts(self.config, pkg, "build") if s in pkg.scripts]
-        if any("tsc" in s for s in build_scripts):
-            errors = out.typescript_errors or 0
-            return check_result("typescript", errors == 0, True, f"{errors} error(s), from the build's own tsc run",
-                                {"errors": errors, "source": "build"})
-        tsc = find_bin(pkg.dir, self.config.root, "tsc")
-        if not (pkg.dir / "tsconfig.json").is_file() or tsc is None:
-            return check_result("typescript", True, False, "not run: no tsconfig.json or no tsc")
-        result = self._run(pkg, "quality", "tsc-noEmit", [str(tsc), "--noEmit", "-p", "tsconfig.json"])
-        self._record(out, "quality", "tsc --noEmit", result)
-        diags = typescript_diagnostics(result.read_output())
-        out.typescript_errors = len(diags) if diags or result.ok else 1
-        meta = {"errors": out.typescript_errors, "source": "tsc --noEmit", "log": str(result.log_path)}
-        if not result.ok:
-            meta["output_tail"] = result.tail
-            first = format_diagnostic(diags[0]) if diags else first_error_line(result.tail)
-            failures = (typescript_failures(diags, "tsc --noEmit", result.tail)
-                        or [Failure("typescript", first, command="tsc --noEmit", output_tail=result.tail)])
-            return check_result("typescript", False, True, f"{out.typescript_errors} error(s): {first}", meta, failures=failures)
-        return check_result("typescript", True, True, "0 errors (tsc --noEmit)", meta)
-
-    def check_coverage(self, pkg: Package, out: PackageRecord, test_output: str, tests_ok: bool | None) -> CheckResult:
-        testing = self.config.testing
-        if not testing.enableCoverage:
-            return check_result("coverage", True, False, "not run: testing.enableCoverage is false")
-        if tests_ok is None:
-            return check_result("coverage", True, False, "not run: the package has no test script")
-        cov = read_coverage(pkg.dir, test_output)
-        if cov is None:
-            return check_result("coverage", True, False, out.coverage_note or "not measured: the test run wrote no coverage summary")
-        out.coverage = cov
-        pct = cov.get("lines", cov.get("statements", 0.0))
-        meta: dict[str, Any] = {f"{k}_pct": v for k, v in cov.items()}
-        meta["min_pct"] = testing.min_coverage
-        if pct < testing.min_coverage:
-            message = f"line coverage {pct:.1f}% is below {testing.min_coverage:g}%"
-            failure = Failure("coverage", message + ": add tests for the uncovered code", command="run test (coverage)")
-            return check_result("coverage", False, True, message, meta, failures=[failure])
-        return check_result("coverage", True, True, f"line coverage {pct:.1f}% (minimum {testing.min_coverage:g}%)", meta)

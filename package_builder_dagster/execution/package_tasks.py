@@ -3,8 +3,9 @@
 - `build`: the plan, verifyDependencies, a cache restore (a hit leaves nothing to run), the build.
 - `test` and `check:<name>`: wait for the build only (coverage also for the tests, whose output it
   reads); they run side by side with each other and with other packages' work.
-- `conclude`: after all of them, the checks' verdict, and the fix loop (build, then tests, then
-  checks again after each edit) when something failed that a fixer may fix.
+- `conclude`: after all of them, the checks' verdict, and the fix loop when something failed that a
+  fixer may fix: after each edit, the build, then the tests, then the checks again, one after
+  another, through the same functions the `build`, `test` and `check:<name>` tasks run.
 - `finish`: waits for the package's dependencies to succeed; publishes and saves to the cache.
 
 A build or test failure no fixer can take on fails the package at once.
@@ -28,13 +29,10 @@ from package_builder_dagster.cache.outputs import glob_outputs
 from package_builder_dagster.discovery.config import QualityCheck, default_checks
 from package_builder_dagster.discovery.graph import Package
 from package_builder_dagster.execution.output_hazards import signature
-from package_builder_dagster.execution.package_pipeline import (
-    PackagePipeline,
-    PhaseFailed,
-    now_iso,
-)
+from package_builder_dagster.execution.package_pipeline import PackagePipeline
 from package_builder_dagster.execution.record import CheckResult, PackageRecord
 from package_builder_dagster.execution.scheduler import Task, TaskResult
+from package_builder_dagster.execution.steps import PhaseFailed, now_iso
 from package_builder_dagster.execution.turbo_tasks import turbo_edges
 
 
@@ -54,7 +52,7 @@ class PackageTasks:
         self.restored = False
         self.first_warning = 0
         self.started: float | None = None
-        self.build_output = self.test_output = ""
+        self.test_output = ""
         self.tests_ok: bool | None = None
         self.checks: dict[str, CheckResult] = {}
         self.first_digest: str | None = None
@@ -86,16 +84,15 @@ class PackageTasks:
             self.out.rewrote_outputs = sorted(self.remembered)  # nothing ran: what an earlier run saw stands
             return TaskResult(True, built=True, next=self._closing([]))
         try:
-            self.build_output = pipeline.build(pkg, out)
+            pipeline.build(pkg, out)
         except PhaseFailed as failure:
             if not self._may_fix(failure):
                 raise
             self.failure = failure
             return TaskResult(True, built=False, next=self._closing([]))
         self.first_digest = out.outputs_digest
-        gates = pkg.quality_checks or default_checks()
         after = [Task("test", self._guard(self.test))]
-        for gate in gates:
+        for gate in self._gates():
             waits = ["test"] if gate.builtin == "coverage" else []
             after.append(Task(f"check:{gate.name}", self._guard(self._check_task(gate)), waits))
         if pkg.turbo is not None:
@@ -116,30 +113,19 @@ class PackageTasks:
 
     def test(self) -> TaskResult:
         with self._observed("test"):
-            return self._test()
-
-    def _test(self) -> TaskResult:
-        try:
-            self.tests_ok, self.test_output = self.pipeline.test(self.pkg, self.out)
-            self.out.tests_passed = self.tests_ok
-        except PhaseFailed as failure:
-            self.tests_ok = self.out.tests_passed = False
-            if not self._may_fix(failure):
-                raise
-            with self.lock:
-                self.failure = self.failure or failure
+            try:
+                self._run_tests()
+            except PhaseFailed as failure:
+                if not self._may_fix(failure):
+                    raise
+                with self.lock:
+                    self.failure = self.failure or failure
         return TaskResult(True)
 
     def _check_task(self, gate: QualityCheck) -> Callable[[], TaskResult]:
         def run() -> TaskResult:
-            with self.lock:
-                first, self.checking = not self.checking, True
-            if first:  # one state change for the package's checks (each event costs a write to the event log)
-                self.pipeline.on_state(self.pkg.name, "checking", {})
             with self._observed(f"check:{gate.name}"):
-                check = self.pipeline.run_check(self.pkg, self.out, gate, self.test_output, self.tests_ok)
-            with self.lock:
-                self.checks[gate.name] = check
+                self._run_check(gate)
             return TaskResult(True)  # the verdict (naming every failed check) comes when all have ended
         return run
 
@@ -152,8 +138,66 @@ class PackageTasks:
             except PhaseFailed as found:
                 failure = found
         while failure is not None:
-            failure = self.pipeline.fix(self.pkg, self.out, failure)
+            failure = self._fix(failure)
         return TaskResult(True)
+
+    # -- the phases, as the tasks run them and as the fix loop runs them again ------------------------
+    def _run_tests(self) -> None:
+        """The package's tests; raises PhaseFailed (the tests then count as failed)."""
+        try:
+            self.tests_ok, self.test_output = self.pipeline.test(self.pkg, self.out)
+        except PhaseFailed:
+            self.tests_ok = self.out.tests_passed = False
+            raise
+        self.out.tests_passed = self.tests_ok
+
+    def _run_check(self, gate: QualityCheck) -> None:
+        """One quality check; the package's first one of a round also says `checking`."""
+        with self.lock:
+            first, self.checking = not self.checking, True
+        if first:  # one state change for the package's checks (each event costs a write to the event log)
+            self.pipeline.on_state(self.pkg.name, "checking", {})
+        check = self.pipeline.gates.run_check(self.pkg, self.out, gate, self.test_output, self.tests_ok)
+        with self.lock:
+            self.checks[gate.name] = check
+
+    def _judge(self) -> None:
+        """The verdict on the checks that ran, in the gates' order (raises PhaseFailed)."""
+        with self.lock:
+            checks = [self.checks[g.name] for g in self._gates() if g.name in self.checks]
+        self.pipeline.gates.judge(self.out, checks)
+
+    def _fix(self, failure: PhaseFailed) -> PhaseFailed | None:
+        """One fix attempt on `failure`; the failure that remains (None when fixed). Raises when the loop ends."""
+        attempt = self.pipeline.fix_attempt(self.pkg, self.out, failure)
+        if not attempt.filesChanged:
+            return failure  # nothing in the package changed: nothing to re-run, the same failures stand
+        # The package's own edits are always checked, even when the attempt counts as failed (edits
+        # outside reverted, or a timeout); otherwise they would stay unchecked by any later attempt.
+        remaining = self._evaluate()
+        attempt.fixed = remaining is None and not (attempt.outsideChanges or attempt.timedOut)
+        return remaining
+
+    def _evaluate(self) -> PhaseFailed | None:
+        """After a fix: the build, the tests, each check and their verdict again, one after another;
+        the failure that stopped them, or None."""
+        out = self.out
+        out.typescript_errors = out.lint_errors = out.lint_warnings = None
+        out.coverage, out.checks = None, {}
+        with self.lock:
+            self.checks, self.checking = {}, False
+        try:
+            self.pipeline.build(self.pkg, out)
+            self._run_tests()
+            for gate in self._gates():
+                self._run_check(gate)
+            self._judge()
+        except PhaseFailed as failure:
+            return failure
+        return None
+
+    def _gates(self) -> list[QualityCheck]:
+        return self.pkg.quality_checks or default_checks()
 
     def finish(self) -> TaskResult:
         """After the dependencies succeeded: publish, then save to the cache (never on a hit)."""
@@ -231,12 +275,6 @@ class PackageTasks:
 
     def _closing(self, after: list[str]) -> list[Task]:
         return [Task("conclude", self._guard(self.conclude), after), Task("finish", self._guard(self.finish), ["conclude"])]
-
-    def _judge(self) -> None:
-        with self.lock:
-            gates = [g.name for g in self.pkg.quality_checks or default_checks()]
-            checks = [self.checks[n] for n in gates if n in self.checks]
-        self.pipeline.judge_checks(self.out, checks)
 
     def _may_fix(self, failure: PhaseFailed) -> bool:
         """Whether the fix loop may take this failure on: a fixer could apply and attempts are left."""

@@ -1,4 +1,5 @@
-"""The steps of a package in a run: each command it ran, and tests that passed only on a retry."""
+"""The steps of a package in a run: each command it ran, tests that passed only on a retry, and the
+failure that stopped a phase."""
 
 from __future__ import annotations
 
@@ -6,11 +7,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from package_builder_dagster.execution.output_parsers import Failure
+
 FLAKY_WARNING = "flaky test: "  # how the warning of a test that passed on a retry begins
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class PhaseFailed(Exception):
+    """A phase failed; `failures` and `fixable` say whether the fix loop can take it on."""
+
+    def __init__(self, phase: str, error: str, detail: str | None = None, failures: list[Failure] | None = None, fixable: bool = False):
+        super().__init__(error)
+        self.phase, self.error, self.detail = phase, error, detail
+        self.failures, self.fixable = failures or [], fixable and bool(failures)
 
 
 @dataclass

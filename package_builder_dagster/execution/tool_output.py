@@ -1,16 +1,13 @@
-"""Reading what the JavaScript tools printed: tsc diagnostics, ESLint counts, coverage, test-runner
-flags, missing modules and commands, the first telling error line."""
+"""Reading what the JavaScript tools printed: tsc diagnostics, test-runner flags, missing modules and
+commands, the first telling error line (ESLint's text and coverage summaries: `execution.output_parsers`)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 _TSC = re.compile(r"^(?:(?P<file>[^\s(][^(\n]*)\((?P<line>\d+),(?P<col>\d+)\): )?error (?P<code>TS\d+): (?P<msg>.*)$", re.M)
-_ESLINT_SUMMARY = re.compile(r"(\d+) problems? \((\d+) errors?, (\d+) warnings?\)")
-_COVERAGE_TEXT = re.compile(r"^\s*All files\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)", re.M)
 
 
 def typescript_diagnostics(output: str) -> list[dict[str, Any]]:
@@ -25,31 +22,6 @@ def format_diagnostic(diag: dict[str, Any]) -> str:
     """`file(line): TSxxxx: message`, the way the summary and the failure show one diagnostic."""
     where = f"{diag['file']}({diag['line']}): " if diag.get("file") else ""
     return f"{where}{diag['code']}: {diag['message']}"
-
-
-def eslint_counts(output: str) -> tuple[int, int] | None:
-    """(errors, warnings) from ESLint's summary line, or None when there is none."""
-    matches = _ESLINT_SUMMARY.findall(output)
-    if not matches:
-        return None
-    _, errors, warnings = matches[-1]
-    return int(errors), int(warnings)
-
-
-def read_coverage(package_dir: Path, output: str) -> dict[str, float] | None:
-    """Coverage percentages from coverage/coverage-summary.json, else the runner's text table."""
-    summary = package_dir / "coverage" / "coverage-summary.json"
-    if summary.is_file():
-        try:
-            total = json.loads(summary.read_text())["total"]
-            return {k: float(total[k]["pct"]) for k in ("lines", "statements", "functions", "branches") if k in total}
-        except (ValueError, KeyError, TypeError):
-            pass
-    m = _COVERAGE_TEXT.findall(output)
-    if m:
-        stmts, branches, funcs, lines = (float(x) for x in m[-1])
-        return {"lines": lines, "statements": stmts, "functions": funcs, "branches": branches}
-    return None
 
 
 COVERAGE_ARGS: dict[str, list[str]] = {
