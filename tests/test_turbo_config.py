@@ -115,3 +115,16 @@ def test_bad_or_persistent_turbo_json_is_refused_with_exit_2(tmp_path, toolchain
         result = cli(*command, "--workspace", str(root))
         assert result.code == 2, result.output
         assert message in result.stderr and str(root / "turbo.jsonc") in result.stderr
+
+
+@pytest.mark.parametrize("settings", [{"turbo": {"phases": {"test": [], "build": ["build", "bundle"]}}},
+                                      {"phases": {"build": ["build", "bundle"], "test": []}}])
+def test_turbo_phases_or_else_phases_choose_the_tasks(tmp_path, toolchain, settings):
+    persistent_test = TURBO_JSONC.replace('"passThroughEnv": ["TT_PASS"]', '"persistent": true')
+    root = make_turbo_workspace(tmp_path / "ws", persistent_test)
+    config_file = tmp_path / "build-env.json"
+    config_file.write_text(json.dumps(settings))
+    graph = discover_for(load_config(config_file, workspace=root))  # a persistent test no phase asks for is fine
+    tasks = {(pkg.name, t.name): t for pkg in graph for t in pkg.turbo.tasks}
+    assert not [key for key in tasks if key[1] == "test"]
+    assert tasks[("tt-gen", "bundle")].phase == "build" and graph["tt-gen"].turbo.scripts("build") == ["gen", "build", "bundle"]
