@@ -120,11 +120,13 @@ class QualityGates:
         return check_result(gate.name, False, True, f"{counts}:{where} {first.message}"[:300], meta, failures=failures)
 
     def check_lint(self, pkg: Package, out: PackageRecord) -> CheckResult:
-        """The predefined `lint` gate: the package's `lint` script, read by the `eslint` parser."""
-        if "lint" not in pkg.scripts:
+        """The predefined `lint` gate: the package's `lint` script (with turbo.json, its first lint task),
+        read by the `eslint` parser."""
+        script = next(iter(phase_scripts(self.config, pkg, "lint")), "lint") if pkg.turbo else "lint"
+        if script not in pkg.scripts:
             return check_result("lint", True, False, "not run: the package has no `lint` script")
-        result = self.pipeline.run_command(pkg, "quality", "lint", self.pipeline.pm.run_script("lint"))
-        self.pipeline.record_step(out, "quality", "lint", result)
+        result = self.pipeline.run_command(pkg, "quality", script, self.pipeline.pm.run_script(script))
+        self.pipeline.record_step(out, "quality", script, result)
         text = result.read_output()
         counts = eslint_counts(text)
         # Not ESLint's output: any linter's `file:line[:col]: message` lines, each a finding.

@@ -86,7 +86,8 @@ def scheduler_task(pkg: Package, task: str) -> str:
         return "build"
     if found.phase == "test":
         return "test"
-    gate = next((g for g in pkg.quality_checks if g.script == task or (found.phase == "lint" and g.builtin == "lint")), None)
+    first_lint = found.phase == "lint" and task == pkg.turbo.scripts("lint")[0]  # the one the lint gate runs
+    gate = next((g for g in pkg.quality_checks if g.script == task or (first_lint and g.builtin == "lint")), None)
     return f"check:{gate.name}" if gate else f"turbo:{task}"
 
 
