@@ -7,25 +7,22 @@ generation before the build), else on its own after the build. No Dagster here.
 
 from __future__ import annotations
 
-from package_builder_dagster.discovery.config import BuildConfig
+from package_builder_dagster.discovery.config import TURBO_PHASES, BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph, dependency_order
 from package_builder_dagster.discovery.turbo.config import TurboConfig, load_turbo
 from package_builder_dagster.discovery.turbo.model import PackageTurbo, TurboTask, WorkspaceTurbo
 from package_builder_dagster.discovery.turbo.tasks import PackageInfo, TaskGraph, task_graph
 
-PHASES = ("build", "test", "lint", "typescript")
-
 
 def phase_scripts(config: BuildConfig, pkg: Package, phase: str) -> list[str]:
     """The scripts of one of this tool's phases for `pkg`: from turbo.json when the workspace has one, else `phases`."""
-    turbo = getattr(pkg, "turbo", None)
-    if turbo is not None:
-        return turbo.scripts(phase)
+    if pkg.turbo is not None:
+        return pkg.turbo.scripts(phase)
     return list(config.phases.get(phase, []))  # type: ignore[call-overload]
 
 
 def _phase_of(name: str, phases: dict[str, list[str]]) -> str | None:
-    return next((phase for phase in PHASES if name in phases.get(phase, [])), None)
+    return next((phase for phase in TURBO_PHASES if name in phases.get(phase, [])), None)
 
 
 def _package_tasks(graph: TaskGraph, name: str, phases: dict[str, list[str]]) -> PackageTurbo:
@@ -65,7 +62,7 @@ def assign_turbo(graph: WorkspaceGraph, config: BuildConfig) -> TurboConfig | No
     if turbo is None:
         return None
     phases = config.turbo_phases()
-    requested = list(dict.fromkeys(name for phase in PHASES for name in phases.get(phase, [])))
+    requested = list(dict.fromkeys(name for phase in TURBO_PHASES for name in phases.get(phase, [])))
     infos = {p.name: PackageInfo(p.name, p.path, frozenset(p.scripts), tuple(p.dependencies)) for p in graph}
     tasks = task_graph(turbo, infos, requested)
     for pkg in graph:

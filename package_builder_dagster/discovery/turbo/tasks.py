@@ -31,7 +31,6 @@ class TaskGraph:
 
     definitions: dict[TaskId, TaskDefinition]
     after: dict[TaskId, set[TaskId]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
     def of(self, package: str) -> list[str]:
         """The package's tasks, in an order that respects their edges among themselves (by name among ready ones)."""
