@@ -128,3 +128,14 @@ def test_turbo_phases_or_else_phases_choose_the_tasks(tmp_path, toolchain, setti
     tasks = {(pkg.name, t.name): t for pkg in graph for t in pkg.turbo.tasks}
     assert not [key for key in tasks if key[1] == "test"]
     assert tasks[("tt-gen", "bundle")].phase == "build" and graph["tt-gen"].turbo.scripts("build") == ["gen", "build", "bundle"]
+
+
+def test_a_phase_turbo_json_does_not_define_runs_as_without_it(tmp_path):
+    without_test = TURBO_JSONC.replace('"test": {"dependsOn": ["build"], "passThroughEnv": ["TT_PASS"]},', "")
+    without_test = without_test.replace('"tt-app#test": {"dependsOn": ["tt-gen#bundle", "build"]},', "")
+    root = make_turbo_workspace(tmp_path / "ws", without_test)
+    graph = discover_for(load_config(workspace=root))
+    # only tt-core's own turbo.json defines `test`: turbo runs that one, and could not run the others
+    assert [pkg.name for pkg in graph for t in pkg.turbo.tasks if t.name == "test"] == ["tt-core"]
+    assert graph["tt-esm"].turbo.scripts("test") == ["test"] and graph["tt-esm"].turbo.undefined == {"test": ["test"]}
+    assert graph["tt-core"].turbo.undefined == {} and graph["tt-leaf"].turbo.scripts("test") == []

@@ -28,6 +28,8 @@ class PackageTurbo:
     """A package's tasks from turbo.json, in an order that respects their edges among themselves."""
 
     tasks: list[TurboTask]
+    # phase → its scripts, for a phase none of whose task names turbo.json defines: they run as without it
+    undefined: dict[str, list[str]] = field(default_factory=dict)
 
     def named(self, name: str) -> TurboTask | None:
         return next((t for t in self.tasks if t.name == name), None)
@@ -37,7 +39,8 @@ class PackageTurbo:
         return [t.name for t in self.tasks if t.stage == "build" or t.phase == "build"]
 
     def scripts(self, phase: str) -> list[str]:
-        return self.build_scripts() if phase == "build" else [t.name for t in self.tasks if t.phase == phase]
+        own = self.build_scripts() if phase == "build" else [t.name for t in self.tasks if t.phase == phase]
+        return own + self.undefined.get(phase, [])
 
     def extra(self) -> list[TurboTask]:
         """The tasks beyond the phases that run after the build, on their own."""

@@ -67,6 +67,9 @@ def assign_turbo(graph: WorkspaceGraph, config: BuildConfig) -> TurboConfig | No
     tasks = task_graph(turbo, infos, requested)
     for pkg in graph:
         pkg.turbo = _package_tasks(tasks, pkg.name, phases)
+        undefined = {phase: [n for n in names if n in pkg.scripts] for phase, names in phases.items()
+                     if not any(turbo.definition(pkg.name, pkg.path, n) for n in names)}
+        pkg.turbo.undefined = {phase: scripts for phase, scripts in undefined.items() if scripts}
     _order_edges(graph)
     graph.turbo = WorkspaceTurbo(str(turbo.path.relative_to(graph.root)), list(turbo.global_dependencies),
                                  list(turbo.global_env),
