@@ -139,3 +139,14 @@ def test_a_phase_turbo_json_does_not_define_runs_as_without_it(tmp_path):
     assert [pkg.name for pkg in graph for t in pkg.turbo.tasks if t.name == "test"] == ["tt-core"]
     assert graph["tt-esm"].turbo.scripts("test") == ["test"] and graph["tt-esm"].turbo.undefined == {"test": ["test"]}
     assert graph["tt-core"].turbo.undefined == {} and graph["tt-leaf"].turbo.scripts("test") == []
+
+
+def test_the_graph_file_carries_each_packages_turbo_tasks(tmp_path):
+    from package_builder_dagster.discovery.graph_file import load_graph, save_graph
+
+    root = make_turbo_workspace(tmp_path / "ws")
+    graph = discover_for(load_config(workspace=root))
+    again = load_graph(save_graph(graph, tmp_path / "graphs"), root)  # what the run's process reads
+    assert again is not None and again.turbo == graph.turbo
+    assert all(again[name].turbo == pkg.turbo for name, pkg in graph.packages.items())
+    assert again["tt-app"].turbo.named("test").refs == [("tt-app", "build"), ("tt-gen", "turbo:bundle")]
