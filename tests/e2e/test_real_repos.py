@@ -134,7 +134,7 @@ def test_undeclared_import_without_a_cycle_becomes_a_build_order_edge(tmp_path, 
 
 def test_any_linters_findings_are_counted(tmp_path, cli):
     """A lint script running a non-ESLint linter (buf's real output, replayed) that exits non-zero."""
-    captured = Path(__file__).parent / "data" / "buf-lint.txt"
+    captured = Path(__file__).resolve().parents[1] / "data" / "buf-lint.txt"
     root = generate(tmp_path / "ws", [PackageSpec("protos", None)], kind="trivial")
     pkg = root / "packages" / "protos"
     (pkg / "lint.js").write_text(f"process.stdout.write(require('fs').readFileSync({json.dumps(str(captured))}, 'utf8'));\n"
@@ -158,15 +158,3 @@ def test_a_program_the_script_cannot_find_is_a_missing_tool_not_a_lint_error(tmp
     report = package_reports(root)["@ex/p"]
     assert report["phase"] == "quality" and report["error"].startswith("missing tool: no-such-linter-xyz is not installed")
     assert "not found" in report["error"] and report["fixAttempts"] == [] and report["quality"]["lintScore"] is None
-
-
-def test_the_telling_line_is_never_the_package_managers_own():
-    from package_builder_dagster.execution.fix_agents import plain_eslint
-    from package_builder_dagster.execution.tool_output import first_error_line
-
-    pnpm = ("> valibot@1.0.0 lint /w/library\n> deno check ./src && eslint src\n\nsrc/a.ts:1:1 Error: bad thing\n"
-            " ELIFECYCLE  Command failed with exit code 1.\n")
-    assert first_error_line(pnpm) == "src/a.ts:1:1 Error: bad thing"
-    assert first_error_line("npm error Lifecycle script `lint` failed with error:\nnpm error code 1\n") .startswith("npm error")
-    assert plain_eslint("eslint src --max-warnings 0") and plain_eslint("npx eslint .")
-    assert not plain_eslint("deno check ./src && eslint src") and not plain_eslint("tsc --noEmit; eslint .")

@@ -27,21 +27,6 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
     return {**env, "PACKAGE_BUILDER_WORKSPACE": str(root), "DAGSTER_HOME": str(home), **extra}
 
 
-def test_dagster_definitions_validate(tmp_path):
-    root = generate(tmp_path / "ws", example_suite(), kind="trivial")
-    proc = subprocess.run([str(DAGSTER_BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-                          cwd=REPO, env=_env(root), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Validation successful" in proc.stdout + proc.stderr
-
-
-def test_definitions_without_a_workspace_fail_clearly():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKAGE_BUILDER_")}
-    proc = subprocess.run([sys.executable, "-c", "import package_builder_dagster.orchestration.definitions as d; d.defs"],
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode != 0 and "no workspace given" in proc.stderr
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

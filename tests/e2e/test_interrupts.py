@@ -13,11 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import REPO, run_cli, workspace_instance
-from test_scheduler import Recorder
 
 from package_builder_dagster.examples import PackageSpec, generate
-from package_builder_dagster.execution.priority import task_priorities
-from package_builder_dagster.execution.scheduler import schedule
 
 NAMES = ["p0", "p1", "p2", "p3", "p4"]
 HOLD_SCRIPT = """\
@@ -38,26 +35,6 @@ wait();
 
 
 # -- (a) the scheduler: a started package finishes before another starts ---------------------------
-
-def _run_scheduler(order: list[str], deps: dict[str, list[str]], checks: tuple[str, ...]) -> Recorder:
-    rec = Recorder(sleep=0.01, after_build=("test", *(f"check:{c}" for c in checks)))
-    prio = task_priorities(order, deps, {}, checks)
-    list(schedule(order, deps, rec.start, 1, priority=lambda p, t: prio.get((p, t), 0.0), poll_seconds=0.01))
-    return rec
-
-
-def test_one_slot_finishes_each_started_package_before_starting_the_next():
-    rec = _run_scheduler(NAMES, {}, ("lint", "typescript"))
-    started = [name for kind, name, _ in rec.log if kind == "start"]
-    # each package's tasks (build, test, checks, finish) run together: done by T = all its tasks ended by T
-    assert started == [n for n in NAMES for _ in range(5)], started
-
-
-def test_the_critical_path_still_goes_before_finishing_a_package():
-    # a's build heads the chain a → b → c: b's build (more work waits on it) goes before a's tests
-    rec = _run_scheduler(["a", "b", "c", "x"], {"b": ["a"], "c": ["b"]}, ("lint",))
-    assert rec.index("start", "b", "build") < rec.index("start", "a", "test")
-    assert rec.index("end", "c", "finish") < rec.index("start", "x", "build")  # x: no chain, after the chain
 
 
 # -- (b) and (c): the CLI -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from package_builder_dagster.discovery.undeclared_imports import (
 )
 from package_builder_dagster.execution.output_parsers import eslint_stylish_failures, parse_linter_lines
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 # ---- module_specifiers: the forms ----------------------------------------------------------------

@@ -3,14 +3,11 @@ stored as Dagster structured events (materialization metadata, or an observation
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
-from conftest import workspace_instance
 
 from package_builder_dagster.errors import RecordError
-from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.output_parsers import Failure
-from package_builder_dagster.execution.record import RECORD_KEY, PackageRecord, cache_view, check_result, parse_record, restore_cached
+from package_builder_dagster.execution.record import PackageRecord, cache_view, check_result, parse_record, restore_cached
 
 
 def test_a_record_round_trips_and_a_bad_one_fails_loudly():
@@ -50,16 +47,3 @@ def test_the_cache_manifest_is_a_view_of_the_record(tmp_path):
     assert restored.checks["lint"].description == "from cache: 0 errors" and restored.checks["lint"].metadata["from_cache"]
     assert restored.steps[0].status == "restored" and restored.steps[0].log == str(tmp_path / "replayed.log")
     assert restored.timings["build"] == 0
-
-
-def test_failed_and_blocked_packages_are_observations_with_their_record(tmp_path, cli):
-    root = generate(tmp_path / "ws", [PackageSpec("a", "core", inject={"build-fail"}), PackageSpec("b", "utility", ["a"])],
-                    kind="trivial")
-    assert cli("build", "--workspace", str(root)).code == 1
-    instance = workspace_instance(root)
-    observed = {}
-    for key in (dg.AssetKey(["ex", "a"]), dg.AssetKey(["ex", "b"])):
-        records = instance.fetch_observations(key, limit=1).records
-        observed[key.to_user_string()] = parse_record(records[0].asset_observation.metadata[RECORD_KEY].value, "test")
-    assert observed["ex/a"].state == "failed" and observed["ex/a"].phase == "build"
-    assert observed["ex/b"].state == "blocked" and observed["ex/b"].blocked_by == "@ex/a"

@@ -5,89 +5,23 @@ celery executor with real redis-server, PostgreSQL, the artifact store's server 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from distributed_cluster import Cluster, git, make_origin  # noqa: E402
 from servers import ServerUnavailable  # noqa: E402
 
-from package_builder_dagster.discovery.config import BuildConfig  # noqa: E402
-from package_builder_dagster.errors import UsageError  # noqa: E402
 from package_builder_dagster.examples import PackageSpec, layered_specs  # noqa: E402
 
 BROKER = {"broker": "redis://127.0.0.1:6379/0"}
 
 
 # ---- without servers ----------------------------------------------------------------------------
-
-def test_without_executor_nothing_changes():
-    from package_builder_dagster.distributed.choice import executor_for
-    from package_builder_dagster.orchestration.instance import dagster_yaml, sqlite_yaml
-
-    config = BuildConfig(workspaceRoot="/srv/ws")
-    assert config.dagster.executor is None and config.dagster.grouping == "all"
-    assert executor_for(config) is None
-    assert dagster_yaml(config) == sqlite_yaml(config.dagster_home)
-
-
-def test_config_checks_and_postgres_yaml_names_the_variable():
-    from package_builder_dagster.orchestration.instance import dagster_yaml
-
-    config = BuildConfig.model_validate({"dagster": {"executor": BROKER, "storage": {"postgres": {"urlEnv": "PG_URL"}}}})
-    assert config.dagster.grouping == "per-package"  # one step per package
-    text = dagster_yaml(config)
-    assert "env: PG_URL" in text and "postgresql" not in text.split("storage:")[1].replace("PostgreSQL", "")
-    with pytest.raises(ValueError, match="password"):
-        BuildConfig.model_validate({"dagster": {"executor": {"broker": "redis://:hunter2@h:6379/0"}}})
-    with pytest.raises(ValueError, match="per-package"):
-        BuildConfig.model_validate({"dagster": {"executor": BROKER, "grouping": "all"}})
-
-
-def test_celery_settings_are_safe_for_worker_loss_and_keep_dagster_defaults():
-    from package_builder_dagster.distributed.celery_settings import DAGSTER_TRANSPORT_DEFAULTS, config_source
-
-    own = {"broker_transport_options": {"visibility_timeout": 99}, "worker_prefetch_multiplier": 2}
-    source = config_source(BuildConfig.model_validate({"dagster": {"executor": {**BROKER, "config_source": own}}}))
-    assert source["task_acks_late"] and source["task_reject_on_worker_lost"]
-    assert source["worker_prefetch_multiplier"] == 2  # the config's own settings win
-    transport = source["broker_transport_options"]
-    assert transport["visibility_timeout"] == 99 and transport.items() >= DAGSTER_TRANSPORT_DEFAULTS.items()
-    assert source["task_time_limit"] < 99  # a task is killed before Redis would hand it out again
-
-
-def test_priorities_rank_into_redis_levels_lower_first():
-    from package_builder_dagster.distributed.executor import redis_priorities, step_priority
-
-    assert step_priority({"dagster/priority": "40"}) == 40
-    assert step_priority({"dagster-celery/priority": "3", "dagster/priority": "40"}) == 3
-    ranked = redis_priorities({"critical": 120, "middle": 7, "leaf": 0, "leaf2": 0})
-    assert ranked == {"critical": 0, "middle": 5, "leaf": 9, "leaf2": 9}  # Redis serves 0 first
-    assert set(redis_priorities({"a": 1, "b": 1}).values()) == {5}
-
-
-def test_dirty_tree_refused_naming_files_untracked_only_warns(tmp_path):
-    from package_builder_dagster.distributed.source_tree import COMMIT_TAG, run_tags
-
-    origin = make_origin(tmp_path / "ws", layered_specs(3))
-    config = BuildConfig.model_validate({"workspaceRoot": str(origin), "dagster": {"executor": BROKER}})
-    warnings: list[str] = []
-    (origin / "notes.txt").write_text("untracked\n")
-    assert run_tags(config, warnings.append) == {COMMIT_TAG: git(origin, "rev-parse", "HEAD")}
-    assert "notes.txt" in warnings[0]
-    manifest = next(origin.glob("packages/*/*/package.json"))
-    manifest.write_text(manifest.read_text() + "\n")
-    with pytest.raises(UsageError, match=re.escape(str(manifest.relative_to(origin)))):
-        run_tags(config)
-    git(origin, "add", str(manifest))  # staged counts too
-    with pytest.raises(UsageError, match="modified or staged"):
-        run_tags(config)
-    assert run_tags(BuildConfig.model_validate({"workspaceRoot": str(origin)})) == {}  # not distributed: no check
 
 
 # ---- real runs ------------------------------------------------------------------------------------
@@ -268,37 +202,3 @@ def wait_for_start(workers, package: str, timeout: float):
                 return worker
         time.sleep(0.1)
     raise AssertionError(f"{package} never started: " + " | ".join(w.log.read_text()[-1500:] for w in workers))
-
-
-def test_redis_serves_the_highest_dagster_priority_first(tmp_path):
-    """The ranked priorities and the transport settings on a real Redis: queued tasks are served
-    highest Dagster priority first (Redis itself serves the lowest number first)."""
-    from celery import Celery
-    from celery.contrib.testing.worker import start_worker
-    from servers import RedisServer
-
-    from package_builder_dagster.distributed.celery_settings import app_settings
-    from package_builder_dagster.distributed.executor import redis_priorities
-
-    try:
-        redis = RedisServer()
-    except ServerUnavailable as exc:
-        pytest.skip(str(exc))
-    with redis:
-        config = BuildConfig.model_validate({"dagster": {"executor": {"broker": redis.url}}})
-        app = Celery("priority-test")
-        app.conf.update(app_settings(config), task_default_queue="dagster")
-        served: list[str] = []
-
-        @app.task(name="record")
-        def record(name: str) -> None:
-            served.append(name)
-
-        dagster_priority = {"leaf": 0, "middle": 10, "critical": 50, "leaf2": 0, "middle2": 10}
-        for step, level in redis_priorities(dagster_priority).items():  # queued before any worker runs
-            record.apply_async((step,), priority=level, queue="dagster")
-        with start_worker(app, concurrency=1, pool="solo", perform_ping_check=False, queues=["dagster"]):
-            deadline = time.monotonic() + 30
-            while len(served) < len(dagster_priority) and time.monotonic() < deadline:
-                time.sleep(0.1)
-    assert served[0] == "critical" and set(served[1:3]) == {"middle", "middle2"} and set(served[3:]) == {"leaf", "leaf2"}, served

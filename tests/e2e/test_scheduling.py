@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 from conftest import package_reports
-from test_publish import publish, registry, workspace  # noqa: F401 -- `registry` is a fixture
 
 from package_builder_dagster.examples import PackageSpec, generate
+
+from .test_publish import publish, registry, workspace  # noqa: F401 -- `registry` is a fixture
 
 CHAIN = [PackageSpec("base", "core"), PackageSpec("app", "utility", ["base"])]
 
