@@ -14,7 +14,7 @@ from package_builder_dagster.cli.build_context import BuildRequest
 from package_builder_dagster.cli.main import cli, main
 from package_builder_dagster.examples import PackageSpec, generate
 
-DOCS_CLI = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+DOCS_CLI = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def _documented_flags() -> dict[str, set[str]]:
