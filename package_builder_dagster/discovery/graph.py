@@ -288,7 +288,20 @@ def discover(
         raise UsageError(f"workspace has no package.json: {root}")
     warnings: list[str] = []
     plan = parse_master_plan(master_plan) if master_plan else None
+    found, manifests = _read_packages(root, warnings)
+    _link(found, manifests, plan)
+    if plan:
+        warnings.extend(_plan_differences(plan, found))
+    warnings.extend(unsatisfied_ranges(found))
+    warnings.extend(_undeclared_imports(root, found, manifests, undeclared))
+    _assign_layers(found)
+    warnings.extend(_layer_violations(found, layer_violations))
+    graph = WorkspaceGraph(root=root, packages={n: found[n] for n in _order(found)}, warnings=warnings)
+    return select_suite(graph, suite) if suite else graph
 
+
+def _read_packages(root: Path, warnings: list[str]) -> tuple[dict[str, Package], dict[str, dict[str, Any]]]:
+    """Every workspace folder's package (by name) and its package.json; a folder without a name is warned about."""
     found: dict[str, Package] = {}
     manifests: dict[str, dict[str, Any]] = {}
     for folder in _expand(root, workspace_patterns(root)):
@@ -302,29 +315,44 @@ def discover(
             warnings.extend(f"{rel}/package.json: {w}" for w in check_package_name(name))
         except InvalidPackageName as exc:
             raise InvalidPackageName(f"{rel}/package.json: {exc}") from None
-        if name in found:
-            raise UsageError(f"two packages are named {name}: {found[name].path} and {rel}")
-        twin = next((other for other in found if other.lower() == name.lower()), None)
-        if twin:  # one file on a case-insensitive disk
-            raise UsageError(f"two package names differ only in case: {twin} ({found[twin].path}) and {name} ({rel})")
-        settings = manifest.get("packageBuilder") or {}
-        if not isinstance(settings, dict):
-            raise UsageError(f"{rel}/package.json: `packageBuilder` must be an object")
-        scripts = manifest.get("scripts") or {}
-        found[name] = Package(
-            name=name,
-            version=str(manifest.get("version", "0.0.0")),
-            path=rel,
-            dir=folder,
-            dependencies=[],
-            scripts={k: str(v) for k, v in scripts.items()} if isinstance(scripts, dict) else {},
-            settings=settings,
-            private=manifest.get("private") is True,
-        )
+        _check_unique(found, name, rel)
+        found[name] = _package(name, rel, folder, manifest)
         manifests[name] = manifest
     if not found:
         raise UsageError(f"no packages found in workspace {root}")
+    return found, manifests
 
+
+def _check_unique(found: dict[str, Package], name: str, rel: str) -> None:
+    """Two packages may not share a name, nor differ only in case (one file on a case-insensitive disk)."""
+    if name in found:
+        raise UsageError(f"two packages are named {name}: {found[name].path} and {rel}")
+    twin = next((other for other in found if other.lower() == name.lower()), None)
+    if twin:
+        raise UsageError(f"two package names differ only in case: {twin} ({found[twin].path}) and {name} ({rel})")
+
+
+def _package(name: str, rel: str, folder: Path, manifest: dict[str, Any]) -> Package:
+    """The package a package.json describes, before its dependencies are linked."""
+    settings = manifest.get("packageBuilder") or {}
+    if not isinstance(settings, dict):
+        raise UsageError(f"{rel}/package.json: `packageBuilder` must be an object")
+    scripts = manifest.get("scripts") or {}
+    return Package(
+        name=name,
+        version=str(manifest.get("version", "0.0.0")),
+        path=rel,
+        dir=folder,
+        dependencies=[],
+        scripts={k: str(v) for k, v in scripts.items()} if isinstance(scripts, dict) else {},
+        settings=settings,
+        private=manifest.get("private") is True,
+    )
+
+
+def _link(found: dict[str, Package], manifests: dict[str, dict[str, Any]], plan: MasterPlan | None) -> None:
+    """Each package's workspace dependencies (with their ranges) and its category: the plan's, its
+    folder's, or its own `packageBuilder.category`."""
     for name, pkg in found.items():
         ranges: dict[str, str] = {}
         for fld in DEPENDENCY_FIELDS:
@@ -343,10 +371,10 @@ def discover(
         elif "category" in pkg.settings:
             pkg.category = _category(name, pkg.settings["category"], f"{pkg.path}/package.json packageBuilder.category")
 
-    if plan:
-        warnings.extend(_plan_differences(plan, found))
-    warnings.extend(unsatisfied_ranges(found))
 
+def _undeclared_imports(root: Path, found: dict[str, Package], manifests: dict[str, dict[str, Any]], undeclared: str) -> list[str]:
+    """Find the imports of workspace packages that package.json does not declare and act on them as
+    `undeclared` says; the warnings they give."""
     declared = {name: {d for fld in DEPENDENCY_FIELDS for d in (manifests[name].get(fld) or {})} for name in found}
     from package_builder_dagster.discovery.undeclared_imports import find_undeclared_imports
 
@@ -357,16 +385,23 @@ def discover(
         raise UsageError("undeclared workspace imports (undeclaredDependencies is \"error\"): "
                          + "; ".join(f.message() for f in findings))
     if undeclared == "order":
-        warnings.extend(_order_edges(found, findings))
-    else:
-        warnings.extend(f"undeclared import: {f.message()}" for f in findings)
+        return _order_edges(found, findings)
+    return [f"undeclared import: {f.message()}" for f in findings]
 
+
+def _assign_layers(found: dict[str, Package]) -> None:
+    """A package's layer is its category's, or else its depth in the graph."""
     order = _order(found)
     depths = _depths(found, order)
     for name in order:
         pkg = found[name]
         pkg.layer = CATEGORY_LAYERS[pkg.category] if pkg.category else depths[name]
 
+
+def _layer_violations(found: dict[str, Package], layer_violations: str) -> list[str]:
+    """A categorized package that depends on one of a higher layer: an error, or a warning when
+    `layer_violations` is not "error"."""
+    warnings = []
     for pkg in found.values():
         if not pkg.category:
             continue
@@ -380,12 +415,7 @@ def discover(
                 if layer_violations == "error":
                     raise UsageError(msg)
                 warnings.append(msg)
-
-    packages = {n: found[n] for n in _order(found)}
-    graph = WorkspaceGraph(root=root, packages=packages, warnings=warnings)
-    if suite:
-        graph = select_suite(graph, suite)
-    return graph
+    return warnings
 
 
 def _order_edges(found: dict[str, Package], findings: list[Any]) -> list[str]:

@@ -14,4 +14,4 @@ if [ ! -x .venv-latest/bin/package-builder ] || [ "$(cat .venv-latest/.stamp 2>/
 fi
 echo "dagster $(.venv-latest/bin/python -c 'import dagster; print(dagster.__version__)') (newest 1.13 on the registry, no extras)"
 exec .venv-latest/bin/pytest -q -p no:cacheprovider "$@" \
-  tests/test_sqlite_storage.py tests/test_graph_file.py tests/test_staleness.py tests/test_hostile_input.py
+  tests/integration/test_sqlite_storage.py tests/integration/test_graph_file.py tests/e2e/test_staleness.py tests/unit/test_hostile_input.py tests/integration/test_hostile_input.py tests/e2e/test_hostile_input.py
