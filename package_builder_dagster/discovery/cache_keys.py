@@ -19,7 +19,7 @@ from package_builder_dagster.discovery.code_versions import source_hash, workspa
 from package_builder_dagster.discovery.config import BuildConfig
 from package_builder_dagster.discovery.graph import Package, WorkspaceGraph
 from package_builder_dagster.discovery.package_managers import PackageManager, installed_version
-from package_builder_dagster.discovery.turbo.inputs import INPUTS_PART, env_names, package_env_patterns, turbo_parts
+from package_builder_dagster.discovery.turbo.inputs import WorkspaceListing, env_names, package_env_patterns, turbo_parts
 from package_builder_dagster.discovery.turbo.model import WorkspaceTurbo
 
 KEY_VERSION = "1"  # bump when the artifact layout or the key's recipe changes
@@ -60,13 +60,13 @@ def assign_cache_keys(graph: WorkspaceGraph, config: BuildConfig, pm: PackageMan
     task's `inputs` stand for the package's sources, and turbo's env and global files are added."""
     toolchain = {"node": node_version(), "packageManager": package_manager_version(pm) if pm else "unknown"}
     env = env_digests(config.cache.env)
-    listed = workspace_files(graph.root) if graph.turbo is not None else None
+    listing = WorkspaceListing(graph.root, workspace_files(graph.root)) if graph.turbo is not None else None
     for pkg in graph:  # dependency order
         inputs = {"recipe": KEY_VERSION, **pkg.version_parts, **toolchain, **env}
-        if graph.turbo is not None and pkg.turbo is not None:
+        if graph.turbo is not None and pkg.turbo is not None and listing is not None:
             del inputs["sources"]
             inputs.update(env_digests(env_names(package_env_patterns(pkg.turbo, graph.turbo), os.environ)))
-            inputs.update(turbo_parts(graph.root, pkg.path, pkg.turbo, graph.turbo, listed))
+            inputs.update(turbo_parts(pkg.path, pkg.turbo, graph.turbo, listing))
         for dep in pkg.dependencies:
             if dep in graph.packages and graph[dep].cache_key:
                 inputs[f"dep:{dep}"] = graph[dep].cache_key
@@ -79,8 +79,8 @@ def rekey(pkg: Package) -> tuple[str, dict[str, str]]:
     turbo.json, its tasks' inputs (a fix edits the package's files, not the global ones)."""
     if pkg.turbo is not None:
         root = pkg.dir.parents[len(Path(pkg.path).parts) - 1]
-        parts = turbo_parts(root, pkg.path, pkg.turbo, WorkspaceTurbo(""), workspace_files(root))
-        inputs = {**pkg.cache_inputs, **{k: v for k, v in parts.items() if k.startswith(INPUTS_PART)}}
+        parts = turbo_parts(pkg.path, pkg.turbo, WorkspaceTurbo(""), WorkspaceListing(root, workspace_files(root)), False)
+        inputs = {**pkg.cache_inputs, **parts}
     else:
         inputs = {**pkg.cache_inputs, "sources": source_hash(pkg, workspace_files(pkg.dir))}
     return _sha(json.dumps(inputs, sort_keys=True))[:32], inputs

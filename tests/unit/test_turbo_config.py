@@ -51,3 +51,14 @@ def test_the_graph_file_carries_each_packages_turbo_tasks(tmp_path):
     assert again is not None and again.turbo == graph.turbo
     assert all(again[name].turbo == pkg.turbo for name, pkg in graph.packages.items())
     assert again["tt-app"].turbo.named("test").refs == [("tt-app", "build"), ("tt-gen", "turbo:bundle")]
+
+
+def test_rekey_after_a_fix_hashes_the_tasks_inputs_again(tmp_path):
+    from package_builder_dagster.discovery.cache_keys import rekey
+
+    root = make_turbo_workspace(tmp_path / "ws")
+    pkg = discover_for(load_config(workspace=root))["tt-core"]
+    assert rekey(pkg)[0] == pkg.cache_key  # nothing edited: the same key
+    (root / "packages/tt-core/src/index.js").write_text("module.exports = 'fixed';\n")  # what a fix agent does
+    fresh = discover_for(load_config(workspace=root))["tt-core"]
+    assert fresh.cache_key != pkg.cache_key and rekey(pkg) == (fresh.cache_key, fresh.cache_inputs)

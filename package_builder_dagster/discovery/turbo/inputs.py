@@ -8,6 +8,7 @@ are in the settings part). No Dagster here.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import functools
 import hashlib
@@ -115,17 +116,41 @@ def package_env_patterns(turbo: PackageTurbo, workspace: WorkspaceTurbo) -> list
     return [*workspace.global_env, *(p for t in turbo.tasks for p in t.definition.env)]
 
 
-def turbo_parts(root: Path, pkg_path: str, turbo: PackageTurbo, workspace: WorkspaceTurbo,
-                listed: list[Path] | None) -> dict[str, str]:
-    """The cache key's turbo parts for one package: each task's inputs, and the global files."""
-    files = sorted(p.relative_to(root).as_posix() for p in listed or [] if (root / p).is_file())
-    if listed is None:  # not a git work tree: every file outside installs
-        files = [f"{pkg_path}/{rel}" for rel in _walk(root / pkg_path)]
-    object_ids = getattr(listed, "object_ids", {})
-    parts = {GLOBAL_PART: files_digest(root, global_files(root, workspace, files), object_ids)}
+class WorkspaceListing:
+    """Every file git tracks or would track, workspace-relative and sorted (read once per discovery), with
+    git's object ids; outside git, a package's files are walked when asked for."""
+
+    def __init__(self, root: Path, listed: list[Path] | None):
+        self.root, self.git = root, listed is not None
+        self.files = sorted(p.relative_to(root).as_posix() for p in listed or [])
+        self.object_ids: dict[Path, str] = getattr(listed, "object_ids", {})
+        self.global_digest: str | None = None  # the global files' digest, once per listing
+
+    def under(self, folder: str) -> list[str]:
+        """The files under `folder` (workspace-relative)."""
+        if not self.git:
+            return [f"{folder}/{rel}" for rel in _walk(self.root / folder)]
+        prefix = folder.rstrip("/") + "/"
+        start = bisect.bisect_left(self.files, prefix)
+        end = bisect.bisect_left(self.files, prefix[:-1] + "0")  # "0" sorts right after "/"
+        return self.files[start:end]
+
+
+def turbo_parts(pkg_path: str, turbo: PackageTurbo, workspace: WorkspaceTurbo, listing: WorkspaceListing,
+                with_global: bool = True) -> dict[str, str]:
+    """The cache key's turbo parts for one package: each task's inputs, and (`with_global`) the global files."""
+    root, ids = listing.root, listing.object_ids
+    own = listing.under(pkg_path)
+    parts = {}
+    if with_global:
+        if listing.global_digest is None:
+            listing.global_digest = files_digest(root, global_files(root, workspace, listing.files), ids)
+        parts[GLOBAL_PART] = listing.global_digest
     for task in turbo.tasks:
-        parts[INPUTS_PART + task.name] = files_digest(root, task_input_files(task.definition.inputs, pkg_path, files),
-                                                      object_ids)
+        inputs = task.definition.inputs
+        escapes = any(not _rooted(p.lstrip("!"), pkg_path).startswith(pkg_path.rstrip("/") + "/") for p in inputs or [])
+        chosen = task_input_files(inputs, pkg_path, listing.files if escapes else own)
+        parts[INPUTS_PART + task.name] = files_digest(root, chosen, ids)
     return parts
 
 
