@@ -1,6 +1,6 @@
 """The unit tier's guard (tests/unit/conftest.py) fails a test that starts a subprocess or a Dagster instance,
-even one that catches the refusal or does it in a fixture, and passes the rest: a real pytest run of a
-small sample beside a copy of the guard."""
+even one that catches the refusal or does it in a fixture, and lets the in-process ones and the other tiers'
+tests pass: a real pytest run of a small sample beside a copy of the guard."""
 
 from __future__ import annotations
 
@@ -116,16 +116,29 @@ def _outcomes(junit: Path) -> dict[str, str]:
     return found
 
 
+OTHER_TIER = '''
+import subprocess
+
+
+def test_another_tier_may_start_a_process():
+    assert subprocess.run(["true"]).returncode == 0
+'''
+
+
 def test_the_guard_fails_every_test_that_starts_a_process_or_a_dagster_instance(tmp_path):
-    shutil.copy(GUARD, tmp_path / "conftest.py")
-    (tmp_path / "test_sample.py").write_text(SAMPLE)
+    (tmp_path / "unit").mkdir()
+    (tmp_path / "integration").mkdir()
+    shutil.copy(GUARD, tmp_path / "unit" / "conftest.py")
+    (tmp_path / "unit" / "test_sample.py").write_text(SAMPLE)
+    (tmp_path / "integration" / "test_other_tier.py").write_text(OTHER_TIER)  # collected after the unit tier's guard
     junit = tmp_path / "junit.xml"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "--rootdir",
-                           str(tmp_path), str(tmp_path / "test_sample.py")], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+                           str(tmp_path), "unit", "integration"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     outcomes = _outcomes(junit)
     assert outcomes["test_in_process_work_passes"] == "passed"
+    assert outcomes["test_another_tier_may_start_a_process"] == "passed"
     for name, label in REFUSED.items():
         assert outcomes[name] != "passed", f"{name} passed the guard"
         assert label in outcomes[name] and "tests/integration/" in outcomes[name], (name, outcomes[name])
-    assert len(outcomes) == len(REFUSED) + 1
+    assert len(outcomes) == len(REFUSED) + 2

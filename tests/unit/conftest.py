@@ -15,10 +15,12 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+HERE = Path(__file__).resolve().parent  # the unit tier's folder
 _REFUSED: list[str] = []  # what the running test called, in order
 
 
@@ -79,7 +81,10 @@ def _refusing() -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """The refusals hold through the test's setup, call and teardown (its fixtures included)."""
+    """The refusals hold through a unit test's setup, call and teardown (its fixtures included); pytest calls
+    this hook for every test of the session, so the other tiers' tests are let through."""
+    if not item.path.is_relative_to(HERE):
+        return (yield)
     _REFUSED.clear()
     with _refusing():
         return (yield)
