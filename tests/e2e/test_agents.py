@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, git_commit_all, package_reports
+from conftest import git_commit_all, package_reports
+from unit.test_agents import AGENTS
 
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.fix_agents import init_prompts
-
-AGENTS = REPO / "tests" / "agents"
 
 
 def agent(name: str, *args: str) -> list[str]:

@@ -4,7 +4,6 @@ no input destroys or silently accepts what it should not."""
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
 import signal
@@ -15,27 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from unit.test_bad_input import _one_line, _workspace
 
-from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.orchestration.instance import sqlite_yaml
-
-
-def _workspace(root: Path, **deps: str) -> Path:
-    """A trivial two-package workspace: `@ex/b` depends on `@ex/a` (1.0.0) with the given ranges."""
-    generate(root, [PackageSpec("a"), PackageSpec("b", deps=["a"])], kind="trivial")
-    if deps:
-        manifest = root / "packages" / "b" / "package.json"
-        data = json.loads(manifest.read_text())
-        data["dependencies"] = deps
-        manifest.write_text(json.dumps(data))
-    return root
-
-
-def _one_line(stderr: str) -> str:
-    """The single non-empty stderr line (fails on a traceback or several lines)."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert "Traceback" not in stderr and len(lines) == 1, stderr[-2000:]
-    return lines[0]
 
 
 def _run_build(workspace: Path, home: Path, preexec: Callable[[], None] | None) -> subprocess.CompletedProcess:

@@ -11,14 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from package_builder_dagster.examples import PackageSpec, generate
+from unit.test_component import _workspace
 
 BIN = Path(sys.executable).parent  # the venv's bin: dg and create-dagster come with the `test` extra
 TYPE = "package_builder_dagster.PackageBuilderComponent"
-
-
-def _workspace(tmp: Path) -> Path:
-    return generate(tmp / "ws", [PackageSpec("core-a", "core"), PackageSpec("util-b", "utility", ["core-a"])], kind="trivial")
 
 
 def _dg_env(tmp: Path, project: Path) -> dict[str, str]:

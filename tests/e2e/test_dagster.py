@@ -13,24 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, open_dagster_page, run_cli
+from integration.test_dagster import DAGSTER_BIN, _env
+from processes import free_port
 
 from package_builder_dagster.examples import PackageSpec, example_suite, generate
-
-DAGSTER_BIN = Path(sys.executable).parent
-
-
-def _env(root: Path, **extra: str) -> dict[str, str]:
-    home = root / "production" / ".dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKAGE_BUILDER_")}
-    return {**env, "PACKAGE_BUILDER_WORKSPACE": str(root), "DAGSTER_HOME": str(home), **extra}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.ui
@@ -41,7 +27,7 @@ def test_ui_shows_every_package_asset(tmp_path):
 
     root = generate(tmp_path / "ws", example_suite(), kind="trivial")
     assert run_cli("build", "--workspace", str(root), "--select", "+@ex/http-client").code == 0
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(DAGSTER_BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO, env=_env(root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,

@@ -18,9 +18,6 @@ from servers import ServerUnavailable  # noqa: E402
 
 from package_builder_dagster.examples import PackageSpec, layered_specs  # noqa: E402
 
-BROKER = {"broker": "redis://127.0.0.1:6379/0"}
-
-
 # ---- without servers ----------------------------------------------------------------------------
 
 

@@ -8,41 +8,12 @@ import os
 import subprocess
 import sys
 
-import pytest
-from conftest import git_commit_all
-
-from package_builder_dagster.examples import PackageSpec, generate
-
-HOSTILE_NAMES = [
-    "@x/../../../../package", "@x/../../../../../../../tmp/evil", "..", "../up", "@x/a/b", "@x/..", "@../x",
-    ".hidden", "-rf", "@x/-rf", "_under", "@x/.git", "a b", " lead", "név-ünicode", "tab\tname", "nl\nname",
-    "back\\slash", "x" * 215, "", "node_modules", "@/x", "@x/",
-]
-LEGACY_NAMES = ["CapitalLetters", "@Scope/Name", "tilde~name"]
-
+from integration.test_hostile_input import sandbox  # noqa: F401 -- sandbox: a fixture
 
 # ---- the CLI in a sandbox -------------------------------------------------------------------
 
 
-@pytest.fixture
-def sandbox(tmp_path, monkeypatch):
-    """A sandbox with its own HOME, TMPDIR, XDG folders and DAGSTER_HOME, and a committed workspace."""
-    box = tmp_path / "box"
-    env = {"HOME": box / "home", "TMPDIR": box / "tmp", "XDG_CACHE_HOME": box / "xdg-cache",
-           "XDG_CONFIG_HOME": box / "xdg-config", "XDG_DATA_HOME": box / "xdg-data", "XDG_STATE_HOME": box / "xdg-state",
-           "DAGSTER_HOME": box / "dagster-home"}
-    for key, folder in env.items():
-        folder.mkdir(parents=True)
-        monkeypatch.setenv(key, str(folder))
-    for key in [k for k in os.environ if k.startswith("PACKAGE_BUILDER_")]:
-        monkeypatch.delenv(key)
-    root = generate(box / "ws", [PackageSpec("base"), PackageSpec("app", deps=["base"])], kind="trivial")
-    git_commit_all(root)
-    (box / "tmp" / "victim").write_text("keep me\n")
-    return box, root
-
-
-def test_build_with_a_traversing_package_name_exits_2_and_keeps_the_root_manifest(sandbox):
+def test_build_with_a_traversing_package_name_exits_2_and_keeps_the_root_manifest(sandbox):  # noqa: F811 -- the fixture
     box, root = sandbox
     manifest = next(p for p in root.glob("packages/**/package.json") if json.loads(p.read_text())["name"].endswith("/app"))
     data = json.loads(manifest.read_text())

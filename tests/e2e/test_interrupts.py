@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import REPO, run_cli, workspace_instance
+from unit.test_interrupts import NAMES
 
 from package_builder_dagster.examples import PackageSpec, generate
 
-NAMES = ["p0", "p1", "p2", "p3", "p4"]
 HOLD_SCRIPT = """\
 const fs = require("fs");
 const path = require("path");

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, gate_results, package_reports, workspace_instance
+from unit.test_own_checks import SEED_STRICT, STRICT
 
 from package_builder_dagster.examples import PackageSpec, generate
-
-STRICT = {"quality": {"preset": "strict"}}
-SEED_STRICT = {"quality": {"checks": [{"name": n, "builtin": n} for n in ("lint", "typescript", "coverage")]},
-               "testing": {"minCoveragePercent": 80}}
 
 
 def write_config(root: Path, config: dict) -> None:

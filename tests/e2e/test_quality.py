@@ -4,11 +4,8 @@ per-package overrides, failOnError, and each check as its own Dagster asset chec
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
 from conftest import gate_results, package_reports, workspace_instance
 
 from package_builder_dagster.examples import PackageSpec, generate
@@ -24,28 +21,6 @@ src.split("\\n").forEach((line, i) => {
 if (!fs.existsSync("README.md")) { console.log("docs: README.md:1: every package needs a README"); bad++; }
 process.exit(bad ? 1 : 0);
 """
-
-
-@pytest.fixture(scope="module")
-def captured(toolchain, tmp_path_factory):
-    """Real output of eslint (JSON and text), tsc, vitest (JSON and text, with coverage) on a broken package."""
-    root = generate(tmp_path_factory.mktemp("cap") / "ws",
-                    [PackageSpec("bad", "core", inject={"lint-error", "failing-test", "type-error", "low-coverage"})], toolchain=toolchain)
-    pkg = root / "packages/core/bad"
-    env = {**os.environ, "PATH": os.environ["PATH"] + os.pathsep + str(toolchain / "node_modules/.bin"), "CI": "true", "NO_COLOR": "1"}
-
-    def run(*argv: str) -> tuple[int, str]:
-        proc = subprocess.run(list(argv), cwd=pkg, env=env, capture_output=True, text=True, timeout=180)
-        return proc.returncode, proc.stdout + proc.stderr
-
-    out = {
-        "eslint-json": run("eslint", "src", "--format", "json"),
-        "eslint": run("eslint", "src"),
-        "tsc": run("tsc", "--noEmit", "-p", "tsconfig.json"),
-        "vitest-json": run("vitest", "run", "--reporter=json"),
-        "vitest": run("vitest", "run", "--coverage.enabled=true", "--coverage.reporter=json-summary", "--coverage.reportOnFailure=true"),
-    }
-    return pkg, out
 
 
 def team_workspace(tmp_path: Path, config: dict, override: dict | None = None) -> Path:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, REPO, open_dagster_page, run_cli, workspace_instance
+from processes import free_port
 
 from package_builder_dagster.examples import PackageSpec, generate
 
@@ -39,12 +39,6 @@ const timer = setInterval(() => {
   else if (Date.now() - start > 120000) { console.error("error: never released"); process.exit(1); }
 }, 100);
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _answers(port: int) -> bool:
@@ -86,7 +80,7 @@ def ui(restored) -> str:
         pytest.skip("Debian's chromium is not installed")
     root = restored["root"]
     assert (root / "production" / ".dagster" / "dagster.yaml").exists(), restored["second"].output
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
     env.update(PACKAGE_BUILDER_WORKSPACE=str(root), DAGSTER_HOME=str(root / "production" / ".dagster"))
     log = root.parent / "webserver.log"

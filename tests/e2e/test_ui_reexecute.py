@@ -10,43 +10,12 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, REPO, open_dagster_page, run_cli, workspace_instance
+from processes import alive, descendants, free_port
 
 from package_builder_dagster.examples import PackageSpec, generate
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, stack = set(), [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 120) -> None:
@@ -81,7 +50,7 @@ def test_ui_reexecutes_a_cli_run_from_asset_failure_and_ui_stops_on_sigterm(tmp_
     data["scripts"]["test"] = data["scripts"]["test"].replace(" fail ", " ok ")
     manifest.write_text(json.dumps(data, indent=2))
 
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKAGE_BUILDER_", "DAGSTER_HOME"))}
     ui = subprocess.Popen([sys.executable, "-m", "package_builder_dagster.cli", "ui", "--workspace", str(root), "--port", str(port)],
                           cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -119,17 +88,17 @@ def test_ui_reexecutes_a_cli_run_from_asset_failure_and_ui_stops_on_sigterm(tmp_
 
         # `package-builder ui` passes SIGTERM on: nothing it started (dagster dev, webserver, daemon,
         # code server) outlives it
-        started = _descendants(ui.pid)
+        started = descendants(ui.pid)
         assert started, "package-builder ui started no process"
         ui.send_signal(signal.SIGTERM)
         ui.wait(timeout=60)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(_running(pid) for pid in started):
+        while time.monotonic() < deadline and any(alive(pid) for pid in started):
             time.sleep(0.5)
-        assert not [pid for pid in started if _running(pid)], "processes of dagster dev still run after SIGTERM"
+        assert not [pid for pid in started if alive(pid)], "processes of dagster dev still run after SIGTERM"
     finally:
         if ui.poll() is None:
-            for pid in _descendants(ui.pid):
+            for pid in descendants(ui.pid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from processes import alive, descendants, free_port
 
 from package_builder_dagster.examples import PackageSpec, generate
 
@@ -29,12 +30,6 @@ def workspace(tmp_path_factory) -> Path:
     return generate(tmp_path_factory.mktemp("ui-stop") / "ws", [PackageSpec("a", "core")], kind="trivial")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the webserver binds
@@ -45,21 +40,13 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _marked(marker: str) -> set[int]:
     """The live (not zombie) processes whose environment carries `marker`: the ui and everything
     below it, wherever they were reparented and whatever session they moved to."""
     found = set()
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if marker.encode() in (proc / "environ").read_bytes() and _alive(int(proc.name)):
+            if marker.encode() in (proc / "environ").read_bytes() and alive(int(proc.name)):
                 found.add(int(proc.name))
         except OSError:
             continue
@@ -74,23 +61,6 @@ def _commands(pids: set[int]) -> dict[int, str]:
             found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:100].decode(errors="replace")
         except OSError:
             continue
-    return found
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below `pid`, from the parent ids in /proc/*/stat."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(stat.parent.name))
-        except OSError:
-            continue
-    found, stack = set(), [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
     return found
 
 
@@ -138,17 +108,17 @@ def _kill(pids: set[int]) -> None:
 def _stops(workspace: Path, tmp_path: Path, signum: int, ignore_sigint: bool) -> None:
     """Start a ui, wait for its page, send `signum` to the ui process; assert that within
     STOP_SECONDS no process it started runs and its port is free."""
-    port, marker, log = _free_port(), uuid.uuid4().hex, tmp_path / "ui.log"
+    port, marker, log = free_port(), uuid.uuid4().hex, tmp_path / "ui.log"
     ui = _start_ui(workspace, port, marker, log, ignore_sigint)
     try:
         assert _wait(lambda: ui.poll() is not None or _answers_http(port), 120), f"no UI on port {port}"
         assert ui.poll() is None, f"ui exited {ui.returncode}:\n{log.read_text()}"
-        started = _descendants(ui.pid) | _marked(marker)
+        started = descendants(ui.pid) | _marked(marker)
         assert len(started) >= 5, f"expected ui, dagster dev, webserver, daemon, code server: {started}"
         sent = time.monotonic()
         ui.send_signal(signum)
         def left() -> set[int]:
-            return {pid for pid in started if _alive(pid)} | _marked(marker)
+            return {pid for pid in started if alive(pid)} | _marked(marker)
         gone = _wait(lambda: not left() and _port_free(port), STOP_SECONDS)
         assert gone, f"{signal.Signals(signum).name}: after {STOP_SECONDS} s still running: {_commands(left())}, port free: {_port_free(port)}"
         print(f"{signal.Signals(signum).name}: all gone in {time.monotonic() - sent:.1f} s")

@@ -6,16 +6,9 @@ from __future__ import annotations
 import json
 
 from conftest import REPO
+from unit.test_bad_input import _one_line
 
 from package_builder_dagster.cli.main import main
-
-
-def _one_line(stderr: str) -> str:
-    """The single non-empty stderr line (fails on a traceback or several lines)."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert "Traceback" not in stderr and len(lines) == 1, stderr[-2000:]
-    return lines[0]
-
 
 # ---- 6: one line instead of a traceback -------------------------------------------------------
 

@@ -5,65 +5,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import os
 import secrets
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from pathlib import Path
 
 import pytest
 from cacheserver import CacheServer, FailingServer, server_entry
+from unit.test_cache_stores import TEAM, new_key, package, rewrite_tar, tampered, write_outputs  # noqa: F401 -- package: a fixture
 
 from package_builder_dagster.cache.artifact import CorruptArtifact, pack, restore
 from package_builder_dagster.cache.stores import ArtifactCache, LocalStore, RemoteStore
 from package_builder_dagster.errors import StoreError
 
-TEAM = "pb-tests"
-
-
 # ---- helpers ----------------------------------------------------------------------------------
-
-def write_outputs(root: Path) -> list[str]:
-    """A package's build outputs: nested folders, an executable, a tsbuildinfo, a symlink."""
-    files = {
-        "dist/index.js": "export const answer = 42;\n",
-        "dist/index.d.ts": "export declare const answer = 42;\n",
-        "dist/nested/deep/util.js": "export function util() { return 1; }\n",
-        "bin/cli.js": "#!/usr/bin/env node\nconsole.log('hi');\n",
-        "tsconfig.tsbuildinfo": '{"program":{"fileNames":["src/index.ts"]},"version":"5.9.3"}',
-    }
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    (root / "bin/cli.js").chmod(0o755)
-    (root / "dist/main.js").symlink_to("index.js")
-    return [*files, "dist/main.js"]
-
-
-def rewrite_tar(blob: bytes, change) -> bytes:
-    """`blob` re-packed (valid gzip and tar) after `change(name, data) -> data` on each regular member."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as src, \
-            tarfile.open(fileobj=out, mode="w:gz") as dst:
-        for member in src:
-            data = src.extractfile(member).read() if member.isreg() else None
-            if data is not None:
-                data = change(member.name, data)
-                member.size = len(data)
-            dst.addfile(member, io.BytesIO(data) if data is not None else None)
-    return out.getvalue()
-
-
-def tampered(blob: bytes) -> bytes:
-    """`blob` with one output file's content changed but its manifest (and digest) kept."""
-    return rewrite_tar(blob, lambda name, data: data.replace(b"42", b"43") if name == "outputs/dist/index.js" else data)
-
-
-def new_key() -> str:
-    return secrets.token_hex(16)
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
@@ -87,13 +44,6 @@ def signing_server(server_toolchain: Path, tmp_path_factory):
     storage = tmp_path_factory.mktemp("signing-cache") / "storage"
     with CacheServer(server_toolchain, storage, secrets.token_hex(12), signatures=True) as server:
         yield server
-
-
-@pytest.fixture
-def package(tmp_path: Path) -> tuple[Path, list[str]]:
-    root = tmp_path / "pkg"
-    root.mkdir()
-    return root, write_outputs(root)
 
 
 # ---- artifacts --------------------------------------------------------------------------------
@@ -281,7 +231,7 @@ def test_local_failure_warns_once_and_the_remote_still_works(cache_server, tmp_p
     assert cache.errors["local"] == 6 and cache.errors["remote"] == 0  # 3 puts + 3 copies of remote hits
 
 
-def test_corrupted_artifact_on_the_server_is_caught_by_restore(cache_server, package, tmp_path):
+def test_corrupted_artifact_on_the_server_is_caught_by_restore(cache_server, package, tmp_path):  # noqa: F811 -- the fixture
     root, files = package
     key = new_key()
     uploader = ArtifactCache(None, RemoteStore(cache_server.url, cache_server.token, TEAM), lambda m: None)

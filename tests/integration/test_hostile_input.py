@@ -12,14 +12,6 @@ from conftest import git_commit_all
 
 from package_builder_dagster.examples import PackageSpec, generate
 
-HOSTILE_NAMES = [
-    "@x/../../../../package", "@x/../../../../../../../tmp/evil", "..", "../up", "@x/a/b", "@x/..", "@../x",
-    ".hidden", "-rf", "@x/-rf", "_under", "@x/.git", "a b", " lead", "név-ünicode", "tab\tname", "nl\nname",
-    "back\\slash", "x" * 215, "", "node_modules", "@/x", "@x/",
-]
-LEGACY_NAMES = ["CapitalLetters", "@Scope/Name", "tilde~name"]
-
-
 # ---- the CLI in a sandbox -------------------------------------------------------------------
 
 def _snapshot(root: Path, skip: list[Path]) -> dict[str, tuple]:

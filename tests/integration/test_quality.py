@@ -12,18 +12,6 @@ import pytest
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.output_parsers import parse_output
 
-TEAM_SCRIPT = """\
-// A team's own gate, printing the generic format: TYPE: file:line: message
-const fs = require("fs");
-const src = fs.readFileSync("src/index.ts", "utf8");
-let bad = 0;
-src.split("\\n").forEach((line, i) => {
-  if (line.includes("console.log")) { console.log(`lint: src/index.ts:${i + 1}: no console.log in library code`); bad++; }
-});
-if (!fs.existsSync("README.md")) { console.log("docs: README.md:1: every package needs a README"); bad++; }
-process.exit(bad ? 1 : 0);
-"""
-
 
 @pytest.fixture(scope="module")
 def captured(toolchain, tmp_path_factory):
@@ -91,4 +79,3 @@ def test_garbage_with_a_failing_exit_is_one_unknown_failure(tmp_path):
         assert f.type == "unknown" and "garbled" in f.message and f.output_tail
 
 
-REQUIREMENTS = {"name": "requirements", "command": ["node", "../../../scripts/validate.js"], "parser": "generic", "timeoutSeconds": 60}

@@ -6,23 +6,14 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from processes import alive
 
 from package_builder_dagster.discovery.package_managers import detect_package_manager
 from package_builder_dagster.execution.commands import CommandRunner
 from package_builder_dagster.execution.output_parsers import eslint_counts, read_coverage
 from package_builder_dagster.execution.tool_output import coverage_args, typescript_diagnostics
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path):
@@ -41,7 +32,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     assert "started" in result.tail and "timeout" in result.log_path.read_text()
     grandchild = int(pidfile.read_text())
     time.sleep(0.2)
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_arguments_are_never_interpreted_by_a_shell(tmp_path):

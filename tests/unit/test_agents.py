@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 from conftest import REPO
 
 from package_builder_dagster.execution.fix_agents import select_prompt
 
 AGENTS = REPO / "tests" / "agents"
-
-
-def agent(name: str, *args: str) -> list[str]:
-    return [sys.executable, str(AGENTS / name), *args]
 
 
 # ---- prompts ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,6 @@ import pytest
 from package_builder_dagster.errors import UsageError
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.orchestration.component import PackageBuilderComponent
-
-BIN = Path(sys.executable).parent  # the venv's bin: dg and create-dagster come with the `test` extra
-TYPE = "package_builder_dagster.PackageBuilderComponent"
 
 
 def _workspace(tmp: Path) -> Path:

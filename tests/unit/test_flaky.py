@@ -19,26 +19,6 @@ from package_builder_dagster.execution.steps import FailedAttempt, FlakyTests
 from package_builder_dagster.reporting.analysis import analyze
 from package_builder_dagster.reporting.reports import package_report, suite_summary
 
-# Fails its first run (leaving a marker), passes every later one; counts its runs.
-FLAKY_TEST = """\
-const fs = require("fs");
-fs.appendFileSync("test-runs.log", "run\\n");
-if (!fs.existsSync(".flaky-marker")) {
-  fs.writeFileSync(".flaky-marker", "failed once\\n");
-  console.error("AssertionError: expected the reply within 50 ms, got 212 ms (timing-sensitive)");
-  process.exit(1);
-}
-console.log("1 test passed");
-"""
-# Counts its runs in the file it is given, then fails.
-COUNT_FAIL = """\
-const fs = require("fs");
-fs.appendFileSync(process.argv[2], "run\\n");
-console.error(`Error: ${process.argv[3]} failed for good`);
-process.exit(1);
-"""
-
-
 # ---- end to end --------------------------------------------------------------------------------------
 
 

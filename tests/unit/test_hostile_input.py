@@ -3,13 +3,9 @@ writer that turns a name into a path, even when called directly (bypassing disco
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from conftest import git_commit_all
 
 from package_builder_dagster.discovery.package_names import InvalidPackageName, check_package_name, package_path
-from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.paths import UnsafePath, inside
 from package_builder_dagster.reporting.reports import package_report_path, write_run_reports
 
@@ -74,24 +70,6 @@ def test_inside_follows_symlinks(tmp_path):
 
 
 # ---- the CLI in a sandbox -------------------------------------------------------------------
-
-
-@pytest.fixture
-def sandbox(tmp_path, monkeypatch):
-    """A sandbox with its own HOME, TMPDIR, XDG folders and DAGSTER_HOME, and a committed workspace."""
-    box = tmp_path / "box"
-    env = {"HOME": box / "home", "TMPDIR": box / "tmp", "XDG_CACHE_HOME": box / "xdg-cache",
-           "XDG_CONFIG_HOME": box / "xdg-config", "XDG_DATA_HOME": box / "xdg-data", "XDG_STATE_HOME": box / "xdg-state",
-           "DAGSTER_HOME": box / "dagster-home"}
-    for key, folder in env.items():
-        folder.mkdir(parents=True)
-        monkeypatch.setenv(key, str(folder))
-    for key in [k for k in os.environ if k.startswith("PACKAGE_BUILDER_")]:
-        monkeypatch.delenv(key)
-    root = generate(box / "ws", [PackageSpec("base"), PackageSpec("app", deps=["base"])], kind="trivial")
-    git_commit_all(root)
-    (box / "tmp" / "victim").write_text("keep me\n")
-    return box, root
 
 
 def test_the_local_registry_s_token_never_reaches_a_repr(tmp_path):

@@ -9,21 +9,6 @@ from package_builder_dagster.execution.scheduler import schedule
 from .test_scheduler import Recorder
 
 NAMES = ["p0", "p1", "p2", "p3", "p4"]
-HOLD_SCRIPT = """\
-const fs = require("fs");
-const path = require("path");
-const [marks, hold] = process.argv.slice(2);
-const name = JSON.parse(fs.readFileSync("package.json", "utf8")).name.split("/")[1];
-fs.mkdirSync(marks, { recursive: true });
-fs.writeFileSync(path.join(marks, `${name}.test-start`), "");
-const deadline = Date.now() + 120000;
-const wait = () => {
-  if (fs.existsSync(path.join(hold, name)) && Date.now() < deadline) return setTimeout(wait, 50);
-  fs.writeFileSync(path.join(marks, `${name}.test-end`), "");
-  console.log(`tests ok: ${name}`);
-};
-wait();
-"""
 
 
 # -- (a) the scheduler: a started package finishes before another starts ---------------------------

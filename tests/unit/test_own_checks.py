@@ -65,18 +65,7 @@ def test_a_jest_threshold_is_a_failure_the_coverage_flags_can_cause():
 
 # ---- cheap packages: the own typecheck script gates; the built-in checks only warn -------------
 
-FAKE_TSC = """#!/usr/bin/env node
-// tsc --noEmit over a tsconfig that includes test files the repository never type-checks
-console.log("src/index.test.ts(1,22): error TS2307: Cannot find module './fixtures' or its corresponding type declarations.");
-process.exit(2);
-"""
-
-TYPECHECK_FAILS = ("console.log('src/index.ts(3,7): error TS2322: Type \\'string\\' is not assignable to type \\'number\\'.'); "
-                   "process.exit(2)")
-
 
 # ---- the real toolchain: the issue's "done when" ------------------------------------------------
 
 
-COVERAGE_CONFIG = ('export default {{ test: {{ include: ["test/**/*.test.ts"], coverage: {{ provider: "v8", include: ["src/**"],'
-                   ' enabled: {enabled}, thresholds: {{ lines: 90 }} }} }} }};\n')

@@ -14,41 +14,6 @@ from package_builder_dagster.execution.scheduler import Finished, schedule
 
 from .test_scheduler import Recorder
 
-# A dependency whose test removes its dist/, sleeps and builds it again (`npm run build`, as in
-# `"test": "npm run build && vitest run"`); dependents whose build and test read ../base/dist.
-RACE_JS = """\
-const fs = require("fs");
-const path = require("path");
-const [mode, arg, ...deps] = process.argv.slice(2);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Number(ms)));
-(async () => {
-  if (mode === "write") {
-    fs.mkdirSync("dist", { recursive: true });
-    fs.writeFileSync(path.join("dist", "index.js"), "module.exports = 1;\\n");
-  } else if (mode === "clean") {
-    fs.rmSync("dist", { recursive: true, force: true });
-  } else if (mode === "sleep") {
-    await sleep(arg);
-  } else if (mode === "read" || mode === "check") {  // a dependent's build (read) or test (check): reads its dependencies' dist a moment later
-    await sleep(arg);
-    for (const dep of deps) {
-      const file = path.join(dep, "dist", "index.js");
-      if (!fs.existsSync(file)) {
-        console.error(`error: ${file} is missing: its package's dist/ was removed under this build`);
-        process.exit(1);
-      }
-    }
-    if (mode === "read") {
-      fs.mkdirSync("dist", { recursive: true });
-      fs.writeFileSync(path.join("dist", "index.js"), "module.exports = 2;\\n");
-    }
-  }
-})();
-"""
-STEP = "node ../../../scripts/race.js"
-DEPENDENTS = ("d1", "d2", "d3", "d4")
-
-
 # ---- in process: the scheduler with fake tasks -------------------------------------------------------
 
 def _pkg(root: Path, name: str, scripts: dict[str, str]) -> SimpleNamespace:

@@ -3,15 +3,6 @@ runners that reject this tool's flags, undeclared workspace imports, linters oth
 
 from __future__ import annotations
 
-FAKE_VITEST = """#!/usr/bin/env node
-// A vitest that cannot load its coverage provider (as with a provider of another vitest version).
-if (process.argv.some((a) => a.startsWith("--coverage"))) {
-  console.error(" MISSING DEPENDENCY  Cannot find dependency '@vitest/coverage-v8'");
-  process.exit(1);
-}
-console.log(" Test Files  1 passed (1)");
-"""
-
 
 def test_the_telling_line_is_never_the_package_managers_own():
     from package_builder_dagster.execution.fix_agents import plain_eslint
