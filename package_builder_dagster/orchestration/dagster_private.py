@@ -45,3 +45,11 @@ from dagster._serdes import ConfigurableClassData  # noqa: F401
 # A distributed run's steps log on other machines: the instance there keeps no compute logs. The
 # class is named in dagster.yaml (orchestration/instance.py), which takes a module path.
 NOOP_COMPUTE_LOG_MANAGER = ("dagster._core.storage.noop_compute_log_manager", "NoOpComputeLogManager")
+
+
+def execute_run_command(input_json: str) -> None:
+    """What `dagster api execute_run` does, in this process: a fork of the CLI runs the command's
+    own code (orchestration/launch.py), whose click object is private; imported on use (0.4 s)."""
+    from dagster._cli.api import execute_run_command as command
+
+    command.callback(input_json=input_json, compressed_input_json=None)

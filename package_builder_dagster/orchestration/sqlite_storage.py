@@ -93,10 +93,16 @@ class WalSqliteEventLogStorage(SqliteEventLogStorage):
         watchdog = _WalWatchdog(self, run_id, callback, cursor)
         self._watchers[run_id][callback] = (watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
 
+    def release_connections(self) -> None:
+        """Close the kept connections (the next write opens them again): before this process forks,
+        as SQLite must not see a connection carried across a fork."""
+        with self._db_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
     def dispose(self) -> None:
-        for engine in self._engines.values():
-            engine.dispose()
-        self._engines.clear()
+        self.release_connections()
         super().dispose()
 
 
