@@ -10,7 +10,15 @@ from conftest import workspace_instance
 from package_builder_dagster.errors import RecordError
 from package_builder_dagster.examples import PackageSpec, generate
 from package_builder_dagster.execution.output_parsers import Failure
-from package_builder_dagster.execution.record import RECORD_KEY, PackageRecord, cache_view, check_result, parse_record, restore_cached
+from package_builder_dagster.execution.record import (
+    RECORD_KEY,
+    CheckResult,
+    PackageRecord,
+    cache_view,
+    check_result,
+    parse_record,
+    restore_cached,
+)
 
 
 def test_a_record_round_trips_and_a_bad_one_fails_loudly():
@@ -63,3 +71,31 @@ def test_failed_and_blocked_packages_are_observations_with_their_record(tmp_path
         observed[key.to_user_string()] = parse_record(records[0].asset_observation.metadata[RECORD_KEY].value, "test")
     assert observed["ex/a"].state == "failed" and observed["ex/a"].phase == "build"
     assert observed["ex/b"].state == "blocked" and observed["ex/b"].blocked_by == "@ex/a"
+
+
+def test_gates_evaluated_where_they_ran_and_carried_in_the_materialization_of_a_restore(tmp_path):
+    from package_builder_dagster.orchestration.assets import gates_events, materialize_metadata
+
+    key = dg.AssetKey(["ex", "a"])
+    built = PackageRecord(package="@ex/a", checks={
+        "lint": CheckResult(name="lint", passed=False, ran=True, description="2 errors", warning_only=True),
+        "typescript": CheckResult(name="typescript", passed=True, ran=True, description="no errors"),
+    })
+    restored = PackageRecord(package="@ex/a")
+    restore_cached(restored, cache_view(built, []), {})
+
+    # a CLI run plans no check: one evaluation where the gates ran, none for a restore
+    [evaluation] = gates_events(key, built, planned=False)
+    assert isinstance(evaluation, dg.AssetCheckEvaluation) and evaluation.check_name == "quality_gates"
+    assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert list(gates_events(key, restored, planned=False)) == []
+    # a run that planned the check (from the UI) gets its result, restored or not
+    [result] = gates_events(key, restored, planned=True)
+    assert isinstance(result, dg.AssetCheckResult) and result.passed is False
+
+    # the restored materialization shows the gates' recorded results, a failed gate first on the line
+    line = materialize_metadata(restored, "npm", "1.0.0")["quality_gates"]
+    assert line.startswith("failed (warning only) (recorded when the outputs were built; restored from the cache): "), line
+    assert line.endswith("lint failed (warning only); typescript passed"), line
+    assert materialize_metadata(built, "npm", "1.0.0")["quality_gates"] == \
+        "failed (warning only): lint failed (warning only); typescript passed"

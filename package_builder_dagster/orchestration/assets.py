@@ -72,6 +72,8 @@ def materialize_metadata(outcome: PackageRecord, pm_kind: str, version: str) -> 
         meta["flaky_tests"] = dg.MetadataValue.md("| script | attempt | exit | first error |\n|---|---|---|---|\n" + "\n".join(rows))
     if outcome.publish:
         meta.update(publish_metadata(outcome.publish))
+    if outcome.checks:
+        meta[GATES_CHECK] = gates_line(list(outcome.checks.values()))
     meta.update(cache_metadata(outcome))
     if outcome.warnings:
         meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in outcome.warnings))
@@ -268,8 +270,7 @@ def run_packages(
                 summary = (f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed"
                            else f"blocked by {outcome.blocked_by}")
                 yield dg.AssetObservation(asset_key=key, description=summary[:1000], metadata=record)
-            if outcome.checks and dg.AssetCheckKey(key, GATES_CHECK) in check_keys:
-                yield gates_result(key, list(outcome.checks.values()))
+            yield from gates_events(key, outcome, dg.AssetCheckKey(key, GATES_CHECK) in check_keys)
         completed = True
         if cache is not None:  # the run (or this step) ends only after every artifact is stored
             cache.wait()
@@ -299,6 +300,35 @@ def gate_status(check: CheckResult) -> str:
     if not check.ran:
         return "not run"
     return "passed" if check.passed else "failed (warning only)" if check.warning_only else "failed"
+
+
+def restored(outcome: PackageRecord) -> bool:
+    """Whether every gate result of the package came from the cache (none ran in this run)."""
+    return bool(outcome.checks) and all(c.metadata.get("from_cache") for c in outcome.checks.values())
+
+
+def gates_events(key: dg.AssetKey, outcome: PackageRecord, planned: bool) -> Iterator[Any]:
+    """The package's `quality_gates` result. Planned in the run (a run from the UI): its check result,
+    always. Not planned (a CLI run plans none, orchestration/launch.py): one evaluation when gates
+    ran in this run; none for a package restored from the cache, whose materialization carries the
+    gates' recorded results and whose check keeps the evaluation of the build that made its outputs."""
+    if not outcome.checks:
+        return
+    result = gates_result(key, list(outcome.checks.values()))
+    if planned:
+        yield result
+    elif not restored(outcome):
+        yield dg.AssetCheckEvaluation(asset_key=key, check_name=GATES_CHECK, passed=result.passed, metadata=result.metadata,
+                                      severity=result.severity, description=result.description)
+
+
+def gates_line(checks: list[CheckResult]) -> str:
+    """One line for the asset page: the gates' overall result first (a failed gate at a glance), then each gate."""
+    failed = [c for c in checks if c.ran and not c.passed]
+    overall = "passed" if not failed else "failed (warning only)" if all(c.warning_only for c in failed) else "failed"
+    source = " (recorded when the outputs were built; restored from the cache)" if checks and all(
+        c.metadata.get("from_cache") for c in checks) else ""
+    return f"{overall}{source}: " + "; ".join(f"{c.name} {gate_status(c)}" for c in checks)
 
 
 def gates_result(key: dg.AssetKey, checks: list[CheckResult]) -> dg.AssetCheckResult:

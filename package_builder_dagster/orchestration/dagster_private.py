@@ -13,6 +13,11 @@ from dagster._core.definitions.dependency import NodeHandle  # noqa: F401
 # it at its own clone, and finds which packages a step key builds (to restore their dependencies).
 from dagster._core.definitions.reconstruct import ReconstructableJob  # noqa: F401
 
+# A CLI run plans no asset check (orchestration/launch.py): Dagster's public `create_run_for_job` plans
+# every check of the selected assets, so the run is created the way it does, with an empty check
+# selection; the plan and its snapshot are made by the same functions it calls.
+from dagster._core.execution.api import create_execution_plan  # noqa: F401
+
 # The executor (distributed/executor.py) subclasses dagster-celery's, which takes Dagster's retry mode
 # and its config schema, and reads the same priority tag Dagster's own executors read.
 from dagster._core.execution.retries import RetryMode, get_retries_config  # noqa: F401
@@ -25,6 +30,7 @@ from dagster._core.remote_origin import (  # noqa: F401
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
+from dagster._core.snap import snapshot_from_execution_plan  # noqa: F401
 
 # The embedded default's event log (orchestration/sqlite_storage.py) subclasses Dagster's SQLite
 # storage: Dagster has no public storage extension point, only the `storage: custom:` class hook.

@@ -38,7 +38,9 @@ from package_builder_dagster.orchestration.dagster_private import (
     ManagedGrpcPythonEnvCodeLocationOrigin,
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
+    create_execution_plan,
     execute_run_command,
+    snapshot_from_execution_plan,
 )
 from package_builder_dagster.orchestration.sqlite_storage import WalSqliteEventLogStorage
 from package_builder_dagster.orchestration.translator import PackageTranslator
@@ -61,12 +63,23 @@ def remote_job_origin(job_name: str) -> RemoteJobOrigin:
 def create_build_run(instance: dg.DagsterInstance, recon_job: Any, keys: set[dg.AssetKey],
                      run_config: dict[str, Any], tags: dict[str, str]) -> Any:
     """A NOT_STARTED run of the job for the asset `keys`, with both origins: the code origin the
-    run's process rebuilds the job from, and the code location's, which the UI re-executes from."""
-    job = recon_job.get_definition()
+    run's process rebuilds the job from, and the code location's, which the UI re-executes from.
+
+    No asset check is planned (Dagster's `create_run_for_job` plans every check of the assets): a
+    package whose gates ran reports them as an evaluation of its `quality_gates` check, one event; a
+    package restored from the cache carries the results recorded when it was built in its
+    materialization, and its check keeps that build's evaluation (orchestration/assets.py)."""
     selection = frozenset(keys)
-    return instance.create_run_for_job(
-        job_def=job, run_config=run_config, tags=tags, asset_selection=selection,
-        job_code_origin=recon_job.get_python_origin(), remote_job_origin=remote_job_origin(job.name),
+    job = recon_job.get_definition().get_subset(asset_selection=selection, asset_check_selection=frozenset())
+    plan = create_execution_plan(job, run_config=run_config, instance_ref=instance.get_ref(), tags=tags)
+    return instance.create_run(
+        job_name=job.name, run_id=None, run_config=run_config, status=None, tags=tags, root_run_id=None,
+        parent_run_id=None, step_keys_to_execute=plan.step_keys_to_execute,
+        execution_plan_snapshot=snapshot_from_execution_plan(plan, job.get_job_snapshot_id()),
+        job_snapshot=job.get_job_snapshot(), parent_job_snapshot=job.get_parent_job_snapshot(),
+        asset_selection=selection, asset_check_selection=frozenset(), resolved_op_selection=None, op_selection=None,
+        remote_job_origin=remote_job_origin(job.name), job_code_origin=recon_job.get_python_origin(),
+        asset_graph=job.asset_layer.asset_graph,
     )
 
 
@@ -213,7 +226,7 @@ class FinishedRun:
 
     run_id: str
     success: bool
-    all_events: list[Any]
+    all_events: list[Any]  # how its steps and the run ended: successes, failures, a cancel
     exit_code: int
 
 
@@ -224,7 +237,10 @@ def finished_run(instance: dg.DagsterInstance, run_id: str, exit_code: int) -> F
     if run is not None and not run.is_finished:
         instance.report_run_failed(run, f"the run's process exited with code {exit_code} before the run ended")
         run = instance.get_run_by_id(run_id)
-    events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event is not None]
+    kinds = dg.DagsterEventType
+    ended = {kinds.STEP_SUCCESS, kinds.STEP_FAILURE, kinds.RUN_SUCCESS, kinds.RUN_FAILURE, kinds.RUN_CANCELED}
+    records = instance.get_records_for_run(run_id, of_type=ended, limit=100_000).records  # not the whole log again
+    events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event is not None]
     return FinishedRun(run_id, run is not None and run.status == dg.DagsterRunStatus.SUCCESS, events, exit_code)
 
 
