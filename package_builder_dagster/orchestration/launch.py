@@ -11,7 +11,8 @@ else writes to its terminal.
 The child is a fork of the launching process, which has imported Dagster and built the job already:
 a fork costs milliseconds where a new `python -m dagster api execute_run` costs seconds of imports.
 It is forked only while this process runs one thread (nothing else holds a lock the child would
-inherit); otherwise, or where there is no fork, the command is started as a new process.
+inherit) and has no SQLite file open (SQLite's connections must not cross a fork); otherwise, or
+off Linux, the command is started as a new process, as before.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def create_build_run(instance: dg.DagsterInstance, recon_job: Any, keys: set[dg.
     materialization, and its check keeps that build's evaluation (orchestration/assets.py)."""
     selection = frozenset(keys)
     job = recon_job.get_definition().get_subset(asset_selection=selection, asset_check_selection=frozenset())
-    plan = create_execution_plan(job, run_config=run_config, instance_ref=instance.get_ref(), tags=tags)
+    plan = create_execution_plan(job, run_config=run_config, tags=tags,
+                                 instance_ref=instance.get_ref() if instance.is_persistent else None)
     return instance.create_run(
         job_name=job.name, run_id=None, run_config=run_config, status=None, tags=tags, root_run_id=None,
         parent_run_id=None, step_keys_to_execute=plan.step_keys_to_execute,
