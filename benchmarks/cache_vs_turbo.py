@@ -4,7 +4,8 @@ One generated TypeScript workspace (committed), one turborepo-remote-cache serve
 token), warmed by one full build of each tool. Then, for each tool in its own `git clone` (empty
 local caches, no dist/, node_modules linked as an install would):
   1. fresh clone, warm remote cache: package-builder `build` (fresh $XDG_CACHE_HOME) restores every
-     package from the remote; turbo replays every task from the remote. One fresh clone pair per
+     package from the remote (the run's Dagster event count is printed); turbo replays every task
+     from the remote. One fresh clone pair per
      round (--clone-rounds).
   2. every dist/ deleted: package-builder `build --stale` restores from its local store; turbo
      replays from its local cache (.turbo/cache). dist/ deleted again before each round.
@@ -54,6 +55,14 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}) in {cwd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return elapsed, proc.stdout
+
+
+def dagster_event_count(root: Path) -> int:
+    """How many events the latest run in the workspace's Dagster instance wrote."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(root / "production" / ".dagster")) as instance:
+        return len(instance.get_records_for_run(instance.get_runs(limit=1)[0].run_id).records)
 
 
 def dists(root: Path) -> tuple[int, int]:
@@ -171,7 +180,7 @@ def main() -> None:
                 seconds, out = run(pb(clones["pb"]), clones["pb"], pb_env(tmp / f"cache-pb-{i}"))
                 check_dists(clones["pb"], "package-builder, fresh clone")
                 fresh["pb"].append(seconds)
-                notes["pb"].append(pb_hits(out))
+                notes["pb"].append(f"{pb_hits(out)}, {dagster_event_count(clones['pb'])} Dagster events")
                 seconds, out = run(turbo, clones["turbo"], env)
                 check_dists(clones["turbo"], "turbo, fresh clone")
                 fresh["turbo"].append(seconds)

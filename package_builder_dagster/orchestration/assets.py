@@ -4,6 +4,7 @@
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -72,6 +73,8 @@ def materialize_metadata(outcome: PackageRecord, pm_kind: str, version: str) -> 
         meta["flaky_tests"] = dg.MetadataValue.md("| script | attempt | exit | first error |\n|---|---|---|---|\n" + "\n".join(rows))
     if outcome.publish:
         meta.update(publish_metadata(outcome.publish))
+    if outcome.checks:
+        meta[GATES_CHECK] = gates_line(list(outcome.checks.values()))
     meta.update(cache_metadata(outcome))
     if outcome.warnings:
         meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in outcome.warnings))
@@ -195,97 +198,140 @@ def run_packages(
             name = names.get(key)
             if name and meta.get("publish_status") in ("published", "already-published", "dry-run"):
                 publisher.remember(name, graph[name].version)
-    check_keys = context.selected_asset_check_keys
-    failed: list[PackageRecord] = []
-    per_package = config.dagster.grouping == "per-package"
-    # Per-package grouping: Dagster runs the steps side by side; inside one, its tasks run in order.
-    slots = 1 if per_package else config.maxConcurrentBuilds
-    priorities = run_priorities(None if per_package else context.instance, graph, translator, order, context.log.warning)
-    if per_package:
-        priorities.basis = "dagster/priority op tags (critical path by package)"
-
-    # Publishing: a build waits until its dependencies are published; with testsAfter "all-builds"
-    # (tests wait for every build) they are verified before publishing instead.
-    wait_for_success = publisher is not None and config.scheduling.testsAfter == "own-build"
-
-    # Output races (a test that rebuilds its package, `tsc -b` builds reaching one referenced project):
-    # only the step's own scheduler runs tasks of several packages at once.
-    remembered = {} if per_package else remembered_rewriters(context.instance, graph, translator, order, context.log.warning)
-    hazards = None if per_package else OutputHazards(
-        order, {n: graph[n].dependencies for n in order}, {n: graph[n] for n in order}, config.phases, default_checks(),
-        config.testing.enableCoverage, remembered)
-    if hazards:
-        writers = ", ".join(f"{n}#{t} ({w.source})" for (n, t), w in list(hazards.writers.items())[:10])
-        context.log.info(f"output races: tasks that rewrite outputs others read run apart from their readers: {writers or 'none'}"
-                         f"{'; tsc -b builds that reach one referenced project run one at a time' if hazards.tsc else ''}")
+    plan = StepPlan.make(context, config, graph, translator, order, publisher is not None)
 
     def start(name: str, on_state: Any) -> PackageTasks:
         pipeline = PackagePipeline(config, pm, runner, logs_dir, on_state, publisher, agents, cache)
-        return PackageTasks(pipeline, graph[name], verify_before_build=wait_for_success,
-                            marked=hazards.marked(name) if hazards is not None else frozenset(), remembered=remembered.get(name))
+        return PackageTasks(pipeline, graph[name], verify_before_build=plan.wait_for_success,
+                            marked=plan.hazards.marked(name) if plan.hazards is not None else frozenset(),
+                            remembered=plan.remembered.get(name))
 
-    context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {slots} task(s) at a time, "
-                     f"tests after {config.scheduling.testsAfter}, priority: {priorities.basis}")
-    progress = ProgressWriter(progress_path(config.logs_dir, run_id))
-    marks: dict[str, list[tuple[str, str]]] = {}  # each package's state changes, kept in its record
-    slot_waits: dict[str, int] = {}
-
-    def follow(change: StateChange) -> None:
-        """A state change goes to the progress file and the package's record; Dagster's log gets one
-        line per package, when it starts (what the UI shows of a running package besides its result)."""
-        if change.state == "queued":  # every selected package is queued at the start
-            return
-        progress.write({"package": change.package, "state": change.state, "time": change.time, **change.detail})
-        marks.setdefault(change.package, []).append((change.state, change.time))
-        if change.state == "started":
-            slot_waits[change.package] = int(change.detail.get("slot_wait_ms", 0))
-            context.log.info(state_message(change.package, change.state, change.time, change.detail))
-
+    context.log.info(f"building {len(order)} package(s) with {pm.kind} ({pm.reason}), {plan.slots} task(s) at a time, "
+                     f"tests after {config.scheduling.testsAfter}, priority: {plan.priorities.basis}")
+    follower = RunFollower(ProgressWriter(progress_path(config.logs_dir, run_id)), context.log)
+    failed: list[PackageRecord] = []
     completed = False
     try:
-        for event in schedule(order, {n: graph[n].dependencies for n in order}, start, slots,
-                              tests_after=config.scheduling.testsAfter, wait_for_success=wait_for_success,
-                              priority=priorities.of, holds=hazards.hold if hazards else None):
+        for event in schedule(order, {n: graph[n].dependencies for n in order}, start, plan.slots,
+                              tests_after=config.scheduling.testsAfter, wait_for_success=plan.wait_for_success,
+                              priority=plan.priorities.of, holds=plan.hazards.hold if plan.hazards else None):
             if isinstance(event, StateChange):
-                follow(event)
+                follower.follow(event)
                 continue
-            outcome = event.outcome
-            pkg = graph[outcome.package]
-            key = translator.get_asset_key(pkg)
-            # The package's typed record is what the reports, the CLI and suite publishing read back.
-            outcome.priority_basis = priorities.basis
-            outcome.states, outcome.slot_wait_ms = marks.pop(outcome.package, []), slot_waits.pop(outcome.package, 0)
-            outcome.close(now_iso())
-            progress.write(progress_payload(outcome))
-            record = {RECORD_KEY: dg.MetadataValue.json(outcome.to_json())}
-            if outcome.ok:
-                path = package_report_path(config.reports_dir, outcome.start_time, run_id, pkg.name)
-                yield dg.MaterializeResult(asset_key=key, metadata={
-                    **materialize_metadata(outcome, pm.kind, pkg.version), "group": translator.get_group_name(pkg),
-                    "report": dg.MetadataValue.path(str(path)), **worker_metadata(config), **record})
-            else:
+            outcome = follower.close(event.outcome, plan.priorities.basis)
+            if not outcome.ok:
                 failed.append(outcome)
-                summary = (f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed"
-                           else f"blocked by {outcome.blocked_by}")
-                yield dg.AssetObservation(asset_key=key, description=summary[:1000], metadata=record)
-            if outcome.checks and dg.AssetCheckKey(key, GATES_CHECK) in check_keys:
-                yield gates_result(key, list(outcome.checks.values()))
+            yield from package_events(context, config, graph, translator, outcome, pm.kind)
         completed = True
         if cache is not None:  # the run (or this step) ends only after every artifact is stored
             cache.wait()
             context.log.info(f"artifact cache: {artifacts.hits_local} local hit(s), {artifacts.hits_remote} remote hit(s), "
                              f"{artifacts.misses} miss(es), {artifacts.puts} stored")
     finally:
-        progress.close()
+        follower.progress.close()
         if not completed:  # interrupted (Ctrl-C, terminate from the UI) or crashed: kill every command
             runner.cancel()
     if failed:
-        with_output = [o for o in failed if o.status == "failed" and o.error_detail][:10]
-        raise as_failure(failure_summary(failed), {
-            "failed": [o.package for o in failed if o.status == "failed"],
-            "blocked": [o.package for o in failed if o.status == "blocked"],
-            **{f"output: {o.package}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
-        })
+        raise packages_failure(failed)
+
+
+@dataclass
+class StepPlan:
+    """How a step schedules its packages: slots, priorities, waits for publishing, output races."""
+
+    slots: int
+    priorities: Any
+    wait_for_success: bool
+    remembered: dict[str, Any]
+    hazards: OutputHazards | None
+
+    @classmethod
+    def make(cls, context: dg.AssetExecutionContext, config: BuildConfig, graph: WorkspaceGraph,
+             translator: PackageTranslator, order: list[str], publishing: bool) -> "StepPlan":
+        per_package = config.dagster.grouping == "per-package"
+        # Per-package grouping: Dagster runs the steps side by side; inside one, its tasks run in order.
+        slots = 1 if per_package else config.maxConcurrentBuilds
+        priorities = run_priorities(None if per_package else context.instance, graph, translator, order, context.log.warning)
+        if per_package:
+            priorities.basis = "dagster/priority op tags (critical path by package)"
+        # Publishing: a build waits until its dependencies are published; with testsAfter "all-builds"
+        # (tests wait for every build) they are verified before publishing instead.
+        wait_for_success = publishing and config.scheduling.testsAfter == "own-build"
+        # Output races (a test that rebuilds its package, `tsc -b` builds reaching one referenced project):
+        # only the step's own scheduler runs tasks of several packages at once.
+        remembered = {} if per_package else remembered_rewriters(context.instance, graph, translator, order, context.log.warning)
+        hazards = None if per_package else OutputHazards(
+            order, {n: graph[n].dependencies for n in order}, {n: graph[n] for n in order}, config.phases, default_checks(),
+            config.testing.enableCoverage, remembered)
+        if hazards:
+            writers = ", ".join(f"{n}#{t} ({w.source})" for (n, t), w in list(hazards.writers.items())[:10])
+            context.log.info(f"output races: tasks that rewrite outputs others read run apart from their readers: {writers or 'none'}"
+                             f"{'; tsc -b builds that reach one referenced project run one at a time' if hazards.tsc else ''}")
+        return cls(slots, priorities, wait_for_success, remembered, hazards)
+
+
+class RunFollower:
+    """What a step does with state changes: each goes to the progress file and the package's record;
+    Dagster's log gets one line per package that works (what the UI shows of a running package besides
+    its result): its start, once its first command is on its way. A package restored from the cache
+    gets none: its materialization follows at once."""
+
+    def __init__(self, progress: ProgressWriter, log: Any):
+        self.progress, self.log = progress, log
+        self.marks: dict[str, list[tuple[str, str]]] = {}  # each package's state changes, kept in its record
+        self.slot_waits: dict[str, int] = {}
+        self.starts: dict[str, StateChange] = {}  # started, not in Dagster's log yet: it may be restored
+
+    def follow(self, change: StateChange) -> None:
+        if change.state == "queued":  # every selected package is queued at the start
+            return
+        self.progress.write({"package": change.package, "state": change.state, "time": change.time, **change.detail})
+        self.marks.setdefault(change.package, []).append((change.state, change.time))
+        if change.state == "started":
+            self.slot_waits[change.package] = int(change.detail.get("slot_wait_ms", 0))
+            self.starts[change.package] = change
+        elif change.state != "restoring" and change.package in self.starts:
+            start = self.starts.pop(change.package)
+            self.log.info(state_message(start.package, start.state, start.time, start.detail))
+
+    def close(self, outcome: PackageRecord, priority_basis: str) -> PackageRecord:
+        """The package's record, closed with its states and waits; its last progress line written."""
+        self.starts.pop(outcome.package, None)
+        # The package's typed record is what the reports, the CLI and suite publishing read back.
+        outcome.priority_basis = priority_basis
+        outcome.states, outcome.slot_wait_ms = self.marks.pop(outcome.package, []), self.slot_waits.pop(outcome.package, 0)
+        outcome.close(now_iso())
+        self.progress.write(progress_payload(outcome))
+        return outcome
+
+
+def package_events(context: dg.AssetExecutionContext, config: BuildConfig, graph: WorkspaceGraph,
+                   translator: PackageTranslator, outcome: PackageRecord, pm_kind: str) -> Iterator[Any]:
+    """A finished package's events: its materialization (an observation when it failed or was blocked),
+    carrying its record, then its gates' result."""
+    pkg = graph[outcome.package]
+    key = translator.get_asset_key(pkg)
+    record = {RECORD_KEY: dg.MetadataValue.json(outcome.to_json())}
+    if outcome.ok:
+        path = package_report_path(config.reports_dir, outcome.start_time, context.run.run_id, pkg.name)
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            **materialize_metadata(outcome, pm_kind, pkg.version), "group": translator.get_group_name(pkg),
+            "report": dg.MetadataValue.path(str(path)), **worker_metadata(config), **record})
+    else:
+        summary = (f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed"
+                   else f"blocked by {outcome.blocked_by}")
+        yield dg.AssetObservation(asset_key=key, description=summary[:1000], metadata=record)
+    yield from gates_events(key, outcome, dg.AssetCheckKey(key, GATES_CHECK) in context.selected_asset_check_keys)
+
+
+def packages_failure(failed: list[PackageRecord]) -> dg.Failure:
+    """The step's failure when packages failed or were blocked: each listed, the first outputs attached."""
+    with_output = [o for o in failed if o.status == "failed" and o.error_detail][:10]
+    return as_failure(failure_summary(failed), {
+        "failed": [o.package for o in failed if o.status == "failed"],
+        "blocked": [o.package for o in failed if o.status == "blocked"],
+        **{f"output: {o.package}": dg.MetadataValue.md(f"```\n{o.error_detail}\n```") for o in with_output},
+    })
 
 
 def as_failure(description: str, metadata: dict[str, Any] | None = None) -> dg.Failure:
@@ -299,6 +345,35 @@ def gate_status(check: CheckResult) -> str:
     if not check.ran:
         return "not run"
     return "passed" if check.passed else "failed (warning only)" if check.warning_only else "failed"
+
+
+def restored(outcome: PackageRecord) -> bool:
+    """Whether every gate result of the package came from the cache (none ran in this run)."""
+    return bool(outcome.checks) and all(c.metadata.get("from_cache") for c in outcome.checks.values())
+
+
+def gates_events(key: dg.AssetKey, outcome: PackageRecord, planned: bool) -> Iterator[Any]:
+    """The package's `quality_gates` result. Planned in the run (a run from the UI): its check result,
+    always. Not planned (a CLI run plans none, orchestration/launch.py): one evaluation when gates
+    ran in this run; none for a package restored from the cache, whose materialization carries the
+    gates' recorded results and whose check keeps the evaluation of the build that made its outputs."""
+    if not outcome.checks:
+        return
+    result = gates_result(key, list(outcome.checks.values()))
+    if planned:
+        yield result
+    elif not restored(outcome):
+        yield dg.AssetCheckEvaluation(asset_key=key, check_name=GATES_CHECK, passed=result.passed, metadata=result.metadata,
+                                      severity=result.severity, description=result.description)
+
+
+def gates_line(checks: list[CheckResult]) -> str:
+    """One line for the asset page: the gates' overall result first (a failed gate at a glance), then each gate."""
+    failed = [c for c in checks if c.ran and not c.passed]
+    overall = "passed" if not failed else "failed (warning only)" if all(c.warning_only for c in failed) else "failed"
+    source = " (recorded when the outputs were built; restored from the cache)" if checks and all(
+        c.metadata.get("from_cache") for c in checks) else ""
+    return f"{overall}{source}: " + "; ".join(f"{c.name} {gate_status(c)}" for c in checks)
 
 
 def gates_result(key: dg.AssetKey, checks: list[CheckResult]) -> dg.AssetCheckResult:

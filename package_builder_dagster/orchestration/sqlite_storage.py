@@ -22,9 +22,13 @@ orchestration/dagster_private.py.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +43,10 @@ from package_builder_dagster.orchestration.dagster_private import (
     _event_logs_directory,
 )
 
-MAX_OPEN_SHARDS = 16  # run shards whose connection stays open (the index shard counts as one)
+MAX_OPEN_SHARDS = 16
+# The SQLite files Dagster creates in a new instance's folder (runs, the event log's index, schedules).
+NEW_FILES = (Path("history", "runs.db"), Path("history", "runs", "index.db"), Path("schedules", "schedules.db"))
+MEMORY_DIR = Path("/dev/shm")  # run shards whose connection stays open (the index shard counts as one)
 
 
 def _tune(dbapi_connection: Any, _record: Any) -> None:
@@ -93,10 +100,16 @@ class WalSqliteEventLogStorage(SqliteEventLogStorage):
         watchdog = _WalWatchdog(self, run_id, callback, cursor)
         self._watchers[run_id][callback] = (watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
 
+    def release_connections(self) -> None:
+        """Close the kept connections (the next write opens them again): before this process forks,
+        as SQLite must not see a connection carried across a fork."""
+        with self._db_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
     def dispose(self) -> None:
-        for engine in self._engines.values():
-            engine.dispose()
-        self._engines.clear()
+        self.release_connections()
         super().dispose()
 
 
@@ -127,3 +140,24 @@ class WalSqliteStorage(DagsterSqliteStorage):
     def event_storage_data(self) -> ConfigurableClassData | None:
         return ConfigurableClassData(__name__, WalSqliteEventLogStorage.__name__,
                                      f"base_dir: {_event_logs_directory(self.base_dir)!r}\n")
+
+
+def create_files_in_memory(base_dir: Path) -> None:
+    """A new instance's SQLite files, made in memory (tmpfs) and copied into `base_dir`. Dagster makes
+    each table and index in a commit of its own, an fsync each: 1.5-2 s on these disks against 0.4 s in
+    memory; each copy is synced once. Nothing is done when a file exists or there is no tmpfs."""
+    if not MEMORY_DIR.is_dir() or any((base_dir / f).exists() for f in NEW_FILES):
+        return
+    with tempfile.TemporaryDirectory(dir=MEMORY_DIR, prefix="package-builder-instance-") as scratch:
+        WalSqliteStorage.from_local(scratch).dispose()
+        for name in NEW_FILES:
+            target = base_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            shutil.copyfile(Path(scratch) / name, partial)
+            with open(partial, "rb+") as copied:
+                os.fsync(copied.fileno())
+            if target.exists():  # made meanwhile by another process: theirs stands
+                partial.unlink()
+            else:
+                os.replace(partial, target)

@@ -82,3 +82,23 @@ def test_asset_events_reach_the_index_shard(tmp_path):
     assert time.monotonic() - started < 30
     event = instance.get_latest_materialization_event(dg.AssetKey(["ex", "p4"]))
     assert event is not None and event.asset_materialization.metadata["i"].value == 49
+
+
+def test_a_new_instance_gets_its_files_made_in_memory_and_an_existing_one_is_left_alone(tmp_path):
+    from package_builder_dagster.orchestration.sqlite_storage import NEW_FILES, create_files_in_memory
+
+    home = tmp_path / "home"
+    create_files_in_memory(home)
+    for name in NEW_FILES:  # Dagster's schema, stamped with its revision: a real instance's files
+        with sqlite3.connect(home / name) as db:
+            assert db.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1, name
+    runs = home / NEW_FILES[0]
+    with sqlite3.connect(runs) as db:
+        db.execute("CREATE TABLE kept (x)")
+    create_files_in_memory(home)
+    with sqlite3.connect(runs) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'kept'").fetchone(), "an existing file was replaced"
+    assert not list(home.rglob("*.partial"))
+    _, instance = _home(tmp_path)  # the home the config names: Dagster opens the files as its own
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="a"))
+    assert instance.get_latest_materialization_event(dg.AssetKey("a")) is not None

@@ -3,11 +3,19 @@ stored as Dagster structured events (materialization metadata, or an observation
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 
 from package_builder_dagster.errors import RecordError
 from package_builder_dagster.execution.output_parsers import Failure
-from package_builder_dagster.execution.record import PackageRecord, cache_view, check_result, parse_record, restore_cached
+from package_builder_dagster.execution.record import (
+    CheckResult,
+    PackageRecord,
+    cache_view,
+    check_result,
+    parse_record,
+    restore_cached,
+)
 
 
 def test_a_record_round_trips_and_a_bad_one_fails_loudly():
@@ -47,3 +55,31 @@ def test_the_cache_manifest_is_a_view_of_the_record(tmp_path):
     assert restored.checks["lint"].description == "from cache: 0 errors" and restored.checks["lint"].metadata["from_cache"]
     assert restored.steps[0].status == "restored" and restored.steps[0].log == str(tmp_path / "replayed.log")
     assert restored.timings["build"] == 0
+
+
+def test_gates_evaluated_where_they_ran_and_carried_in_the_materialization_of_a_restore(tmp_path):
+    from package_builder_dagster.orchestration.assets import gates_events, materialize_metadata
+
+    key = dg.AssetKey(["ex", "a"])
+    built = PackageRecord(package="@ex/a", checks={
+        "lint": CheckResult(name="lint", passed=False, ran=True, description="2 errors", warning_only=True),
+        "typescript": CheckResult(name="typescript", passed=True, ran=True, description="no errors"),
+    })
+    restored = PackageRecord(package="@ex/a")
+    restore_cached(restored, cache_view(built, []), {})
+
+    # a CLI run plans no check: one evaluation where the gates ran, none for a restore
+    [evaluation] = gates_events(key, built, planned=False)
+    assert isinstance(evaluation, dg.AssetCheckEvaluation) and evaluation.check_name == "quality_gates"
+    assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert list(gates_events(key, restored, planned=False)) == []
+    # a run that planned the check (from the UI) gets its result, restored or not
+    [result] = gates_events(key, restored, planned=True)
+    assert isinstance(result, dg.AssetCheckResult) and result.passed is False
+
+    # the restored materialization shows the gates' recorded results, a failed gate first on the line
+    line = materialize_metadata(restored, "npm", "1.0.0")["quality_gates"]
+    assert line.startswith("failed (warning only) (recorded when the outputs were built; restored from the cache): "), line
+    assert line.endswith("lint failed (warning only); typescript passed"), line
+    assert materialize_metadata(built, "npm", "1.0.0")["quality_gates"] == \
+        "failed (warning only): lint failed (warning only); typescript passed"
