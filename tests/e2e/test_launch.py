@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
+import subprocess
+import sys
 
-import pytest
 from conftest import run_cli, workspace_instance
 
 from package_builder_dagster.examples import PackageSpec, generate
-from package_builder_dagster.orchestration.launch import can_fork
 
 ANCESTORS_SCRIPT = """\
 const fs = require("fs");
@@ -42,21 +40,32 @@ def test_the_run_process_is_a_fork_of_the_cli_and_the_run_a_real_dagster_run(tmp
     assert runs[0].is_success and runs[0].tags.get("package-builder/source") == "cli", runs
 
 
+NO_FORK_SCRIPT = """\
+import sqlite3, sys, threading
+from package_builder_dagster.orchestration.launch import can_fork
+
+assert can_fork(), "a fresh process with one thread and no database open may fork"
+stop = threading.Event()
+thread = threading.Thread(target=stop.wait)
+thread.start()
+try:
+    assert not can_fork(), "another thread runs"
+finally:
+    stop.set()
+    thread.join()
+connection = sqlite3.connect(sys.argv[1])
+connection.execute("CREATE TABLE t (x)")
+try:
+    assert not can_fork(), "a database is open"
+finally:
+    connection.close()
+assert can_fork(), "the thread ended and the database is closed"
+print("checked")
+"""
+
+
 def test_no_fork_while_another_thread_runs_or_a_database_is_open(tmp_path):
-    if not can_fork():
-        pytest.skip("an earlier test left a thread or a database open in this process")
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait)
-    thread.start()
-    try:
-        assert not can_fork()
-    finally:
-        stop.set()
-        thread.join()
-    connection = sqlite3.connect(tmp_path / "index.db")
-    connection.execute("CREATE TABLE t (x)")
-    try:
-        assert not can_fork()
-    finally:
-        connection.close()
-    assert can_fork()
+    # in a process of its own: the test process may run threads left by earlier tests
+    proc = subprocess.run([sys.executable, "-c", NO_FORK_SCRIPT, str(tmp_path / "index.db")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "checked", proc.stdout + proc.stderr
