@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from package_builder_dagster.cache.outputs import WELL_KNOWN
+from package_builder_dagster.discovery.turbo.jsonc import strip_jsonc
 
 SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")", "\n", ";;", "|&"}
 # Programs that write build outputs whatever their arguments (a few need a subcommand, below).
@@ -221,28 +222,6 @@ def task_scripts(task: str, scripts: Mapping[str, str], phases: Mapping[str, lis
 
 # ---- tsconfig references -----------------------------------------------------------------------
 
-def _jsonc(text: str) -> object:
-    """tsconfig.json is JSON with comments and trailing commas."""
-    out, i, n = [], 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
-        elif text.startswith("//", i):
-            i = text.find("\n", i) if "\n" in text[i:] else n
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            out.append(c)
-            i += 1
-    return json.loads(re.sub(r",(\s*[}\]])", r"\1", "".join(out)))
-
-
 def _tsconfig(path: Path) -> Path:
     return path / "tsconfig.json" if path.is_dir() else path
 
@@ -261,7 +240,7 @@ def reached_projects(cwd: Path, projects: list[str]) -> list[Path]:
             continue
         found[config] = None
         try:
-            data = _jsonc(config.read_text(errors="replace"))
+            data = json.loads(strip_jsonc(config.read_text(errors="replace")))  # tsconfig.json is JSON with comments
         except (OSError, ValueError):
             continue
         for ref in (data.get("references") or []) if isinstance(data, dict) else []:

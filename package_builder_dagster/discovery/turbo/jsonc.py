@@ -1,4 +1,4 @@
-"""JSON with comments (`//`, `/* */`) and trailing commas, as turbo.jsonc allows, read with the json module."""
+"""JSON with comments (`//`, `/* */`) and trailing commas, as turbo.jsonc and tsconfig.json allow, read with the json module."""
 
 from __future__ import annotations
 
