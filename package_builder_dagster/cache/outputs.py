@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 # Never outputs: installs, coverage, caches, this tool's own files.
 EXCLUDED_DIRS = {"node_modules", "coverage", ".turbo", ".cache", ".nyc_output", ".git", "production"}
@@ -101,6 +101,8 @@ def glob_outputs(package_dir: Path, patterns: list[str]) -> list[str]:
         negate = pattern.startswith("!")
         pat = pattern[1:] if negate else pattern
         pat = pat.removeprefix("./")
+        if not pat or PurePosixPath(pat).is_absolute() or ".." in PurePosixPath(pat).parts:
+            continue  # never outside the package: the cache would pack or restore files elsewhere
         for path in package_dir.glob(pat):
             rel = path.relative_to(package_dir).as_posix()
             files = _walk(package_dir, rel) if path.is_dir() and not path.is_symlink() else [rel]

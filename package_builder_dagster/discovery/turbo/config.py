@@ -8,7 +8,7 @@ in a list appends to the root's list instead of replacing it), as turbo 2 resolv
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from package_builder_dagster.discovery.turbo.jsonc import read_jsonc
@@ -82,6 +82,12 @@ def _strings(value: Any, where: str) -> list[str]:
     return value
 
 
+def _leaves_package(glob: str) -> bool:
+    """An output glob that is absolute or climbs out with `..`: the cache would read or write outside the package."""
+    path = PurePosixPath(glob.removeprefix("!"))
+    return path.is_absolute() or ".." in path.parts
+
+
 def _tasks(data: dict[str, Any], where: str, package_level: bool) -> dict[str, dict[str, Any]]:
     if "pipeline" in data and "tasks" not in data:
         raise UsageError(f"{where}: `pipeline` is turbo 1's name for `tasks` (turbo 2 reads `tasks`); rename it")
@@ -97,6 +103,9 @@ def _tasks(data: dict[str, Any], where: str, package_level: bool) -> dict[str, d
         for key in _LISTS:
             if raw.get(key) is not None:
                 _strings(raw[key], f"{at}.{key}")
+        for glob in raw.get("outputs") or []:
+            if _leaves_package(glob):
+                raise UsageError(f"{at}.outputs: {glob[:80]!r} leaves the package's folder (outputs are globs inside it)")
         for key in _BOOLS:
             if key in raw and not isinstance(raw[key], bool):
                 raise UsageError(f"{at}.{key}: must be true or false")
