@@ -64,7 +64,8 @@ def assign_cache_keys(graph: WorkspaceGraph, config: BuildConfig, pm: PackageMan
     for pkg in graph:  # dependency order
         inputs = {"recipe": KEY_VERSION, **pkg.version_parts, **toolchain, **env}
         if graph.turbo is not None and pkg.turbo is not None and listing is not None:
-            del inputs["sources"]
+            if turbo_stands_for_sources(pkg, listing):
+                del inputs["sources"]
             inputs.update(env_digests(env_names(package_env_patterns(pkg.turbo, graph.turbo), os.environ)))
             inputs.update(turbo_parts(pkg.path, pkg.turbo, graph.turbo, listing))
         for dep in pkg.dependencies:
@@ -74,15 +75,22 @@ def assign_cache_keys(graph: WorkspaceGraph, config: BuildConfig, pm: PackageMan
         pkg.cache_key = _sha(json.dumps(inputs, sort_keys=True))[:32]
 
 
+def turbo_stands_for_sources(pkg: Package, listing: WorkspaceListing) -> bool:
+    """Whether the package's turbo tasks' inputs replace its sources in the key: only when every script it
+    runs is a turbo task (a phase turbo.json leaves undefined still runs the package's own scripts) and git
+    lists the workspace's files (outside git, inputs beyond the package could not be found)."""
+    return listing.git and bool(pkg.turbo and pkg.turbo.tasks) and not (pkg.turbo and any(pkg.turbo.undefined.values()))
+
+
 def rekey(pkg: Package) -> tuple[str, dict[str, str]]:
     """(key, inputs) of `pkg` with its sources hashed again (after a fix agent edited them); with
     turbo.json, its tasks' inputs (a fix edits the package's files, not the global ones)."""
+    inputs = dict(pkg.cache_inputs)
     if pkg.turbo is not None:
         root = pkg.dir.parents[len(Path(pkg.path).parts) - 1]
-        parts = turbo_parts(pkg.path, pkg.turbo, WorkspaceTurbo(""), WorkspaceListing(root, workspace_files(root)), False)
-        inputs = {**pkg.cache_inputs, **parts}
-    else:
-        inputs = {**pkg.cache_inputs, "sources": source_hash(pkg, workspace_files(pkg.dir))}
+        inputs.update(turbo_parts(pkg.path, pkg.turbo, WorkspaceTurbo(""), WorkspaceListing(root, workspace_files(root)), False))
+    if "sources" in inputs or pkg.turbo is None:
+        inputs["sources"] = source_hash(pkg, workspace_files(pkg.dir))
     return _sha(json.dumps(inputs, sort_keys=True))[:32], inputs
 
 

@@ -18,6 +18,7 @@ off Linux, the command is started as a new process, as before.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import subprocess
@@ -180,19 +181,23 @@ def _fork_run(args: str, output: Path) -> RunProcess:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or the child would write this process's buffered output again
     sink = os.open(output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _execute_in_child(args, sink)
+        _execute_in_child(args, sink, parent)
     os.close(sink)
     return RunProcess(pid)
 
 
-def _execute_in_child(args: str, sink: int) -> NoReturn:
+def _execute_in_child(args: str, sink: int, parent: int) -> NoReturn:
     """The forked child: the process `dagster api execute_run` would be (same stdio, no other inherited
     file, SIGINT when the launcher dies), then `os._exit` (no handler of the launcher's runs here)."""
     code = 1
     try:
+        gc.freeze()  # the launcher's objects are never collected here: no finalizer closes a descriptor reused below
         _die_with_parent()
+        if os.getppid() != parent:  # the launcher died before the signal was asked for
+            os.kill(os.getpid(), signal.SIGINT)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(sink, 1)
         os.dup2(sink, 2)

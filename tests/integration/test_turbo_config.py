@@ -104,6 +104,7 @@ def test_graph_json_lists_each_packages_tasks_and_explain_names_turbo_inputs(tmp
     (TURBO_JSONC.replace('"lint": {}', '"lint": {"persistent": true}'), "tt-app#lint, tt-gen#lint are persistent"),
     (TURBO_JSONC.replace('"outputs": ["gen/**"]', '"outputs": ["../../../etc/**"]'), "tasks.gen.outputs: '../../../etc/**' leaves"),
     (TURBO_JSONC.replace('"outputs": ["gen/**"]', '"outputs": ["!/tmp/x"]'), "tasks.gen.outputs: '!/tmp/x' leaves"),
+    (TURBO_JSONC.replace('"outputs": ["gen/**"]', '"outputs": ["$TURBO_ROOT$/gen/**"]'), "tasks.gen.outputs: '$TURBO_ROOT$/gen/**' leaves"),
 ])
 def test_bad_or_persistent_turbo_json_is_refused_with_exit_2(tmp_path, toolchain, cli, broken, message):
     root = make_turbo_workspace(tmp_path / "ws", broken)

@@ -56,3 +56,25 @@ def test_rekey_after_a_fix_hashes_the_tasks_inputs_again(tmp_path):
     (root / "packages/tt-core/src/index.js").write_text("module.exports = 'fixed';\n")  # what a fix agent does
     fresh = discover_for(load_config(workspace=root))["tt-core"]
     assert fresh.cache_key != pkg.cache_key and rekey(pkg) == (fresh.cache_key, fresh.cache_inputs)
+
+
+def _key_after_edit(root, package: str, file: str) -> tuple[str, str]:
+    before = discover_for(load_config(workspace=root))[package].cache_key
+    (root / "packages" / package / file).write_text("edited\n")
+    return before, discover_for(load_config(workspace=root))[package].cache_key
+
+
+def test_a_package_without_turbo_tasks_keeps_its_sources_in_its_key(tmp_path):
+    root = make_turbo_workspace(tmp_path / "ws", '{"tasks": {"tt-gen#gen": {}}}')
+    assert discover_for(load_config(workspace=root))["tt-leaf"].turbo.tasks == []  # its scripts run as without turbo.json
+    before, after = _key_after_edit(root, "tt-leaf", "src/index.js")
+    assert before != after
+
+
+def test_a_phase_outside_turbo_json_keeps_the_package_sources_in_its_key(tmp_path):
+    without_test = TURBO_JSONC.replace('"test": {"dependsOn": ["build"], "passThroughEnv": ["TT_PASS"]},', "")
+    without_test = without_test.replace('"tt-app#test": {"dependsOn": ["tt-gen#bundle", "build"]},', "")
+    root = make_turbo_workspace(tmp_path / "ws", without_test)
+    # the build's inputs leave README.md out, but tt-esm's test script runs outside turbo.json and may read it
+    before, after = _key_after_edit(root, "tt-esm", "README.md")
+    assert before != after

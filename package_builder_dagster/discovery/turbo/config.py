@@ -85,7 +85,7 @@ def _strings(value: Any, where: str) -> list[str]:
 def _leaves_package(glob: str) -> bool:
     """An output glob that is absolute or climbs out with `..`: the cache would read or write outside the package."""
     path = PurePosixPath(glob.removeprefix("!"))
-    return path.is_absolute() or ".." in path.parts
+    return path.is_absolute() or ".." in path.parts or "$TURBO_ROOT$" in glob
 
 
 def _tasks(data: dict[str, Any], where: str, package_level: bool) -> dict[str, dict[str, Any]]:

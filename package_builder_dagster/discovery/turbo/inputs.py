@@ -28,7 +28,7 @@ GLOBAL_PART = "turbo.json global files"
 
 @functools.lru_cache(maxsize=512)
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A doublestar glob (`**` any folders, `*` and `?` within one name, `{a,b}`) as a regex on POSIX paths."""
+    """A doublestar glob (`**` any folders, `*` and `?` within one name, `[a-z]`/`[!a]`, `{a,b}`) as a regex on POSIX paths."""
     out, i = [], 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
@@ -43,6 +43,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end]
+            negate = body[0] in "!^"
+            chars = "".join(c if c == "-" else re.escape(c) for c in body[1 if negate else 0:])
+            out.append(("[^/" if negate else "[") + chars + "]")
+            i = end + 1
         elif pattern[i] == "{" and "}" in pattern[i:]:
             end = pattern.index("}", i)
             out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1:end].split(",")) + ")")
