@@ -8,11 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from conftest import REPO, run_cli, workspace_instance
+from processes import within
 from unit.test_interrupts import NAMES
 
 from package_builder_dagster.examples import PackageSpec, generate
@@ -62,16 +61,6 @@ def _start_build(root: Path, out: Path, *args: str) -> subprocess.Popen:
                             stdout=out.open("w"), stderr=subprocess.STDOUT, env=env, cwd=REPO)
 
 
-def _within(condition: Callable[[], bool], timeout: float) -> bool:
-    """Whether `condition` holds within `timeout` seconds (polled)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def _done_lines(out: Path) -> int:
     return sum(1 for line in out.read_text().splitlines() if line.rstrip().endswith(")") and " done (" in line)
 
@@ -79,9 +68,9 @@ def _done_lines(out: Path) -> int:
 def _interrupt_after_three(root: Path, marks: Path, out: Path, sig: int) -> subprocess.Popen:
     """Start `build --concurrency 1`; once the fourth package's tests run (three passed), send `sig`."""
     proc = _start_build(root, out, "--concurrency", "1")
-    assert _within(lambda: (marks / "p3.test-start").exists() or proc.poll() is not None, 60), "p3's tests never started"
+    assert within(lambda: (marks / "p3.test-start").exists() or proc.poll() is not None, 60), "p3's tests never started"
     # what finished is in the event log once the progress printed it (bounded: before the fix it never did)
-    _within(lambda: _done_lines(out) >= 3, 15)
+    within(lambda: _done_lines(out) >= 3, 15)
     proc.send_signal(sig)
     return proc
 

@@ -12,12 +12,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import REPO
-from processes import alive, descendants, free_port
+from processes import alive, descendants, free_port, within
 
 from package_builder_dagster.examples import PackageSpec, generate
 
@@ -64,15 +63,6 @@ def _commands(pids: set[int]) -> dict[int, str]:
     return found
 
 
-def _wait(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def _answers_http(port: int) -> bool:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
@@ -111,7 +101,7 @@ def _stops(workspace: Path, tmp_path: Path, signum: int, ignore_sigint: bool) ->
     port, marker, log = free_port(), uuid.uuid4().hex, tmp_path / "ui.log"
     ui = _start_ui(workspace, port, marker, log, ignore_sigint)
     try:
-        assert _wait(lambda: ui.poll() is not None or _answers_http(port), 120), f"no UI on port {port}"
+        assert within(lambda: ui.poll() is not None or _answers_http(port), 120, poll=0.2), f"no UI on port {port}"
         assert ui.poll() is None, f"ui exited {ui.returncode}:\n{log.read_text()}"
         started = descendants(ui.pid) | _marked(marker)
         assert len(started) >= 5, f"expected ui, dagster dev, webserver, daemon, code server: {started}"
@@ -119,7 +109,7 @@ def _stops(workspace: Path, tmp_path: Path, signum: int, ignore_sigint: bool) ->
         ui.send_signal(signum)
         def left() -> set[int]:
             return {pid for pid in started if alive(pid)} | _marked(marker)
-        gone = _wait(lambda: not left() and _port_free(port), STOP_SECONDS)
+        gone = within(lambda: not left() and _port_free(port), STOP_SECONDS, poll=0.2)
         assert gone, f"{signal.Signals(signum).name}: after {STOP_SECONDS} s still running: {_commands(left())}, port free: {_port_free(port)}"
         print(f"{signal.Signals(signum).name}: all gone in {time.monotonic() - sent:.1f} s")
     finally:
