@@ -1,7 +1,5 @@
 """`python -m package_builder_dagster.cli`: the same as `package-builder`."""
 
-import sys
+from package_builder_dagster.cli.main import run
 
-from package_builder_dagster.cli.main import main
-
-sys.exit(main())
+run()

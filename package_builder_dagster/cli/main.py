@@ -8,6 +8,7 @@ instead of its one line.
 
 from __future__ import annotations
 
+import gc
 import sys
 import warnings
 from collections.abc import Sequence
@@ -59,5 +60,14 @@ def _invoke(args: list[str]) -> int:
         return exc.exit_code
 
 
+def run() -> None:
+    """The `package-builder` program: `main`, then exit. The heap is frozen first, so the exiting
+    interpreter frees it without garbage-collection passes over Dagster's objects (0.5 s of a
+    cached build's 3.5 s); exit handlers still run."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -314,9 +314,11 @@ def package_events(context: dg.AssetExecutionContext, config: BuildConfig, graph
     record = {RECORD_KEY: dg.MetadataValue.json(outcome.to_json())}
     if outcome.ok:
         path = package_report_path(config.reports_dir, outcome.start_time, context.run.run_id, pkg.name)
-        yield dg.MaterializeResult(asset_key=key, metadata={
+        # asset metadata, not the output's: Dagster copies an output's metadata into its STEP_OUTPUT event too
+        context.add_asset_metadata({
             **materialize_metadata(outcome, pm_kind, pkg.version), "group": translator.get_group_name(pkg),
-            "report": dg.MetadataValue.path(str(path)), **worker_metadata(config), **record})
+            "report": dg.MetadataValue.path(str(path)), **worker_metadata(config), **record}, asset_key=key)
+        yield dg.MaterializeResult(asset_key=key)
     else:
         summary = (f"{outcome.status} in {outcome.phase}: {outcome.error}" if outcome.status == "failed"
                    else f"blocked by {outcome.blocked_by}")

@@ -84,11 +84,22 @@ def _translator(path: str) -> PackageTranslator:
     return obj()
 
 
-@lru_cache(maxsize=4)
+_JOBS: dict[tuple[str, str, str | None], dg.JobDefinition] = {}  # the few jobs this process built, newest last
+
+
 def _job(config_json: str, translator: str, graph_file: str | None) -> dg.JobDefinition:
-    config = BuildConfig.model_validate(json.loads(config_json))
-    graph = load_graph(graph_file, config.root) if graph_file else None  # None: not there, or another root
-    return build_definitions(config, graph, translator=_translator(translator)).resolve_job_def(JOB_NAME)
+    key = (config_json, translator, graph_file)
+    if key not in _JOBS:
+        config = BuildConfig.model_validate(json.loads(config_json))
+        graph = load_graph(graph_file, config.root) if graph_file else None  # None: not there, or another root
+        _remember(key, build_definitions(config, graph, translator=_translator(translator)).resolve_job_def(JOB_NAME))
+    return _JOBS[key]
+
+
+def _remember(key: tuple[str, str, str | None], job: dg.JobDefinition) -> None:
+    _JOBS[key] = job
+    while len(_JOBS) > 4:
+        del _JOBS[next(iter(_JOBS))]
 
 
 def job_from_args(config: dict[str, Any], translator: str, graph_file: str | None = None) -> dg.JobDefinition:
@@ -98,12 +109,18 @@ def job_from_args(config: dict[str, Any], translator: str, graph_file: str | Non
     return _job(json.dumps(config, sort_keys=True), translator, graph_file)
 
 
-def reconstructable_job(config: BuildConfig, translator: PackageTranslator, graph: WorkspaceGraph | None = None) -> Any:
+def reconstructable_job(config: BuildConfig, translator: PackageTranslator, graph: WorkspaceGraph | None = None,
+                        defs: dg.Definitions | None = None) -> Any:
     """The build job as a ReconstructableJob whose arguments are the config, the translator and,
-    when given, the file of the discovered `graph` (so no process of the run discovers it again)."""
+    when given, the file of the discovered `graph` (so no process of the run discovers it again).
+    `defs`: the definitions the caller built from this config, translator and graph; this process
+    (and a fork of it) then takes the job from them instead of building it again."""
     kwargs: dict[str, Any] = {"config": config.portable(), "translator": translator_path(translator)}
     if graph is not None:
         kwargs["graph_file"] = str(save_graph(graph, config.dagster_home / "package-builder" / "graphs"))
+    if defs is not None and BuildConfig.model_validate(kwargs["config"]) == config:  # a secret does not travel: build again
+        key = (json.dumps(kwargs["config"], sort_keys=True), kwargs["translator"], kwargs.get("graph_file"))
+        _remember(key, defs.resolve_job_def(JOB_NAME))
     return dg.build_reconstructable_job(__name__, job_from_args.__name__, reconstructable_kwargs=kwargs)
 
 

@@ -253,13 +253,15 @@ def finished_run(instance: dg.DagsterInstance, run_id: str, exit_code: int) -> F
 
 def execute_build_run(instance: dg.DagsterInstance, config: BuildConfig, translator: PackageTranslator,
                       keys: set[dg.AssetKey], tags: dict[str, str], output: Path,
-                      graph: WorkspaceGraph | None = None) -> tuple[str, RunProcess | subprocess.Popen]:
+                      graph: WorkspaceGraph | None = None,
+                      defs: dg.Definitions | None = None) -> tuple[str, RunProcess | subprocess.Popen]:
     """Create the build run and start its process; (run id, process). The caller follows the event
     log and waits for the process (`finished_run` then reads the outcome). `graph`: the workspace the
-    caller discovered, carried by the run so its processes do not discover it again."""
+    caller discovered, carried by the run so its processes do not discover it again; `defs`: the
+    definitions the caller built from it (reused, not built again)."""
     from package_builder_dagster.orchestration.definitions import reconstructable_job
 
-    run = create_build_run(instance, reconstructable_job(config, translator, graph), keys,
+    run = create_build_run(instance, reconstructable_job(config, translator, graph, defs), keys,
                            {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                            {"package-builder/source": "cli", **tags})
     return run.run_id, start_run_process(instance, run.run_id, output)

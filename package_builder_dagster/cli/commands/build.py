@@ -107,7 +107,7 @@ def launch(ctx: BuildContext, keys: set[dg.AssetKey], selected: list[str]) -> tu
         f"{config.maxConcurrentBuilds} at a time · Dagster home {ctx.instance.root_directory}"
     )
     run_id, proc = execute_build_run(ctx.instance, config, ctx.translator, keys, {**process_tags(), **commit_tags},
-                                     config.logs_dir / "run-processes" / f"{os.getpid()}.log", ctx.graph)
+                                     config.logs_dir / "run-processes" / f"{os.getpid()}.log", ctx.graph, ctx.defs)
     mark_unreported(Path(ctx.instance.root_directory), run_id, os.getpid(), proc.pid)
     return run_id, proc
 
