@@ -27,6 +27,8 @@ from package_builder_dagster.orchestration.sensors import build_change_sensors, 
 from package_builder_dagster.orchestration.translator import PackageTranslator
 
 JOB_NAME = "build_packages"
+RUN_JOB_ENV = "PACKAGE_BUILDER_RUN_JOB"  # the job's arguments, for the step processes' forkserver (step_preload.py)
+STEP_PRELOAD = "package_builder_dagster.orchestration.step_preload"
 
 
 def build_definitions(
@@ -38,7 +40,7 @@ def build_definitions(
     if config.dagster.grouping == "all":
         executor: dg.ExecutorDefinition = dg.in_process_executor
     else:
-        executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds, "start_method": {"forkserver": {}}})
+        executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds, "start_method": {"forkserver": {"preload_modules": [STEP_PRELOAD]}}})
     executor = executor_for(config) or executor  # dagster.executor: celery workers (distributed/choice.py)
     _check_output_names(graph, translator)
     assets = [*build_package_assets(config, graph, translator), *build_suite_assets(config, graph, translator)]
@@ -122,6 +124,14 @@ def reconstructable_job(config: BuildConfig, translator: PackageTranslator, grap
         key = (json.dumps(kwargs["config"], sort_keys=True), kwargs["translator"], kwargs.get("graph_file"))
         _remember(key, defs.resolve_job_def(JOB_NAME))
     return dg.build_reconstructable_job(__name__, job_from_args.__name__, reconstructable_kwargs=kwargs)
+
+
+def step_preload_env(config: BuildConfig, recon_job: Any) -> dict[str, str]:
+    """The variable that lets the forkserver of a per-package run build its job once (step_preload.py),
+    for the run's process only; none when the run's steps are not forked there (grouping `all`, celery)."""
+    if config.dagster.grouping == "all" or executor_for(config) is not None:
+        return {}
+    return {RUN_JOB_ENV: json.dumps(dict(recon_job.repository.pointer.reconstructable_kwargs))}
 
 
 def _env_fingerprint() -> tuple[str | None, ...]:

@@ -95,20 +95,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def start_run_process(instance: dg.DagsterInstance, run_id: str, output: Path) -> RunProcess | subprocess.Popen:
+def start_run_process(instance: dg.DagsterInstance, run_id: str, output: Path,
+                      env: dict[str, str] | None = None) -> RunProcess | subprocess.Popen:
     """`dagster api execute_run` for `run_id` in a child process (a fork of this one when it can be);
-    the child's own output goes to `output`."""
+    the child's own output goes to `output`; `env`: variables for the child alone."""
     args = dg.serialize_value(ExecuteRunArgs(job_origin=instance.get_run_by_id(run_id).job_code_origin, run_id=run_id,
                                           instance_ref=instance.get_ref(), set_exit_code_on_failure=True))
     output.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(instance.event_log_storage, WalSqliteEventLogStorage):
         instance.event_log_storage.release_connections()
     if can_fork():
-        return _fork_run(args, output)
+        return _fork_run(args, output, env or {})
     with open(output, "ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "dagster", "api", "execute_run"],
-            env={**os.environ, "DAGSTER_EXECUTE_RUN_ARGS": args, "PYTHONPATH": _import_path()},
+            env={**os.environ, **(env or {}), "DAGSTER_EXECUTE_RUN_ARGS": args, "PYTHONPATH": _import_path()},
             stdin=subprocess.DEVNULL, stdout=sink,
             stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
@@ -176,7 +177,7 @@ class RunProcess:
         self.send_signal(signal.SIGKILL)
 
 
-def _fork_run(args: str, output: Path) -> RunProcess:
+def _fork_run(args: str, output: Path, env: dict[str, str]) -> RunProcess:
     """Fork the run's process; in the child, execute the run and exit without returning."""
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or the child would write this process's buffered output again
@@ -184,12 +185,12 @@ def _fork_run(args: str, output: Path) -> RunProcess:
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _execute_in_child(args, sink, parent)
+        _execute_in_child(args, sink, parent, env)
     os.close(sink)
     return RunProcess(pid)
 
 
-def _execute_in_child(args: str, sink: int, parent: int) -> NoReturn:
+def _execute_in_child(args: str, sink: int, parent: int, env: dict[str, str]) -> NoReturn:
     """The forked child: the process `dagster api execute_run` would be (same stdio, no other inherited
     file, SIGINT when the launcher dies), then `os._exit` (no handler of the launcher's runs here)."""
     code = 1
@@ -204,6 +205,7 @@ def _execute_in_child(args: str, sink: int, parent: int) -> NoReturn:
         os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)  # the build lock, the storage
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+        os.environ.update(env)
         os.environ["PYTHONPATH"] = _import_path()  # the run's step processes import what this one can
         execute_run_command(args)
         code = 0
@@ -259,12 +261,12 @@ def execute_build_run(instance: dg.DagsterInstance, config: BuildConfig, transla
     log and waits for the process (`finished_run` then reads the outcome). `graph`: the workspace the
     caller discovered, carried by the run so its processes do not discover it again; `defs`: the
     definitions the caller built from it (reused, not built again)."""
-    from package_builder_dagster.orchestration.definitions import reconstructable_job
+    from package_builder_dagster.orchestration.definitions import reconstructable_job, step_preload_env
 
-    run = create_build_run(instance, reconstructable_job(config, translator, graph, defs), keys,
-                           {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    recon_job = reconstructable_job(config, translator, graph, defs)
+    run = create_build_run(instance, recon_job, keys, {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                            {"package-builder/source": "cli", **tags})
-    return run.run_id, start_run_process(instance, run.run_id, output)
+    return run.run_id, start_run_process(instance, run.run_id, output, step_preload_env(config, recon_job))
 
 
 def wait_for(proc: RunProcess | subprocess.Popen, grace_seconds: float = 60) -> int:
