@@ -15,7 +15,7 @@ from typing import Any
 
 from package_builder_dagster.discovery.package_names import package_path
 from package_builder_dagster.execution.record import PackageRecord, blocked_record
-from package_builder_dagster.files import write_json_atomic, write_text_atomic
+from package_builder_dagster.files import write_text_atomic
 from package_builder_dagster.paths import UnsafePath, inside
 
 
@@ -351,10 +351,21 @@ def write_run_reports(reports_dir: Path, reports: list[dict[str, Any]], summary:
         files = {report_path(folder, r["packageName"]): r for r in reports}  # every path checked before any write
         files[folder / SUMMARY_FILE] = summary
         for path, data in files.items():
-            write_json_atomic(path, data)
+            _write_if_changed(path, json.dumps(data, indent=2, default=str) + "\n")
         if html is not None:
-            write_text_atomic(folder / TIMELINE_FILE, html)
+            _write_if_changed(folder / TIMELINE_FILE, html)
     return run_dir
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write `path` atomically unless it holds `text` already: a run's reports are written by its
+    suite summary and again once the run has ended, and most files come out the same."""
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, ValueError):
+        pass
+    write_text_atomic(path, text)
 
 
 def _is_newer_or_same(summary: dict[str, Any], latest: Path) -> bool:
