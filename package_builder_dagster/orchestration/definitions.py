@@ -40,7 +40,8 @@ def build_definitions(
     if config.dagster.grouping == "all":
         executor: dg.ExecutorDefinition = dg.in_process_executor
     else:
-        executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds, "start_method": {"forkserver": {"preload_modules": [STEP_PRELOAD]}}})
+        forkserver = {"forkserver": {"preload_modules": [STEP_PRELOAD]}}  # step processes start with the job built
+        executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds, "start_method": forkserver})
     executor = executor_for(config) or executor  # dagster.executor: celery workers (distributed/choice.py)
     _check_output_names(graph, translator)
     assets = [*build_package_assets(config, graph, translator), *build_suite_assets(config, graph, translator)]
