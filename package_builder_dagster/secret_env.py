@@ -40,7 +40,9 @@ def signature_key(config: BuildConfig) -> str | None:
     return (os.environ.get(name) or None) if name else None
 
 
-RUN_ARGS_ENV = ("DAGSTER_EXECUTE_RUN_ARGS", "DAGSTER_COMPRESSED_EXECUTE_RUN_ARGS")  # hold the instance reference
+RUN_JOB_ENV = "PACKAGE_BUILDER_RUN_JOB"  # the job a per-package run's forkserver builds (orchestration/step_preload.py)
+# The run's own arguments: the instance reference, and the job above.
+RUN_ARGS_ENV = ("DAGSTER_EXECUTE_RUN_ARGS", "DAGSTER_COMPRESSED_EXECUTE_RUN_ARGS", RUN_JOB_ENV)
 
 
 def hidden_from_commands(config: BuildConfig) -> tuple[str, ...]:

@@ -7,14 +7,15 @@
 3. A watchdog: when no worker answers a ping for `workerLostTimeoutSeconds`, every waiting step
    fails with a message saying so, and the run ends (stock dagster-celery waits forever).
 4. A shorter poll: dagster-celery looks at its tasks once a second (`TICK_SECONDS`), so each package
-   of a chain waited up to a second after its dependency ended; this executor polls every
-   POLL_SECONDS (a Redis read per waiting step each time).
+   of a chain waited up to a second after its dependency ended. This executor polls every
+   POLL_SECONDS, longer when many steps wait (each look is a Redis read per waiting step:
+   `poll_seconds`), and puts dagster-celery's value back when the run's steps are done.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dagster as dg
@@ -31,6 +32,12 @@ from package_builder_dagster.orchestration.dagster_private import PRIORITY_TAG, 
 
 PING_EVERY_SECONDS = 5.0
 POLL_SECONDS = 0.1
+POLL_SECONDS_PER_WAITING_STEP = 0.001  # ~0.1 ms a Redis read: polling stays under a tenth of a core
+
+
+def poll_seconds(waiting: int) -> float:
+    """How long the executor sleeps between looks at its tasks when `waiting` steps are out."""
+    return min(1.0, max(POLL_SECONDS, waiting * POLL_SECONDS_PER_WAITING_STEP))
 REDIS_LEVELS = 10  # priority_steps 0..9 (celery_settings)
 
 
@@ -77,11 +84,14 @@ class Watchdog:
 class GuardedResult:
     """A celery AsyncResult that turns ready, with WorkersLost, once the watchdog gives up."""
 
-    def __init__(self, result: Any, watchdog: Watchdog, step_key: str):
-        self.result, self.watchdog, self.step_key = result, watchdog, step_key
+    def __init__(self, result: Any, watchdog: Watchdog, step_key: str, on_done: Callable[[str], None] = lambda _key: None):
+        self.result, self.watchdog, self.step_key, self.on_done = result, watchdog, step_key, on_done
 
     def ready(self) -> bool:
-        return self.result.ready() or not self.watchdog.alive()
+        done = self.result.ready() or not self.watchdog.alive()
+        if done:
+            self.on_done(self.step_key)
+        return done
 
     def get(self) -> Any:
         if self.result.ready():
@@ -121,13 +131,24 @@ class PackageCeleryExecutor(CeleryExecutor):
         watchdogs: dict[int, Watchdog] = {}
         lost_after = self.config.dagster.executor.workerLostTimeoutSeconds  # type: ignore[union-attr]
 
+        waiting: set[str] = set()
+
+        def count(key: str, out: bool) -> None:
+            (waiting.add if out else waiting.discard)(key)
+            core_execution_loop.TICK_SECONDS = poll_seconds(len(waiting))
+
         def submit(app: Any, context: Any, step: Any, queue: str, _priority: int, known_state: Any) -> GuardedResult:
             dog = watchdogs.setdefault(id(app), Watchdog(app, lost_after))
             result = _submit_task(app, context, step, queue, ranked.get(step.key, REDIS_LEVELS // 2), known_state)
-            return GuardedResult(result, dog, step.key)
+            count(step.key, True)
+            return GuardedResult(result, dog, step.key, on_done=lambda key: count(key, False))
 
-        core_execution_loop.TICK_SECONDS = POLL_SECONDS  # read by the loop on each pass (module constant)
-        yield from core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
+        dagster_celery_tick = core_execution_loop.TICK_SECONDS  # a module constant the loop reads on each pass
+        core_execution_loop.TICK_SECONDS = POLL_SECONDS
+        try:
+            yield from core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
+        finally:
+            core_execution_loop.TICK_SECONDS = dagster_celery_tick
 
 
 def celery_executor_for(config: BuildConfig) -> dg.ExecutorDefinition:

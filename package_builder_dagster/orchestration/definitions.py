@@ -10,6 +10,8 @@ import importlib
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -25,22 +27,26 @@ from package_builder_dagster.orchestration.assets import build_package_assets, b
 from package_builder_dagster.orchestration.resource import PackageBuilderResource
 from package_builder_dagster.orchestration.sensors import build_change_sensors, build_report_sensors
 from package_builder_dagster.orchestration.translator import PackageTranslator
+from package_builder_dagster.secret_env import RUN_JOB_ENV
 
 JOB_NAME = "build_packages"
-RUN_JOB_ENV = "PACKAGE_BUILDER_RUN_JOB"  # the job's arguments, for the step processes' forkserver (step_preload.py)
 STEP_PRELOAD = "package_builder_dagster.orchestration.step_preload"
 
 
 def build_definitions(
-    config: BuildConfig, graph: WorkspaceGraph | None = None, translator: PackageTranslator | None = None
+    config: BuildConfig, graph: WorkspaceGraph | None = None, translator: PackageTranslator | None = None,
+    preload_run_job: bool = False,
 ) -> dg.Definitions:
-    """Package assets (with their quality checks), suite verification, suite summary and the job."""
+    """Package assets (with their quality checks), suite verification, suite summary and the job.
+    `preload_run_job`: the definitions of a run `package-builder build` starts, whose per-package
+    steps fork from a forkserver that builds the job once (step_preload.py); otherwise Dagster's
+    default preload (the job's own module, a Component project's included)."""
     graph = graph or discover_for(config)
     translator = translator or PackageTranslator()
     if config.dagster.grouping == "all":
         executor: dg.ExecutorDefinition = dg.in_process_executor
     else:
-        forkserver = {"forkserver": {"preload_modules": [STEP_PRELOAD]}}  # step processes start with the job built
+        forkserver = {"forkserver": {"preload_modules": [STEP_PRELOAD]} if preload_run_job else {}}
         executor = dg.multiprocess_executor.configured({"max_concurrent": config.maxConcurrentBuilds, "start_method": forkserver})
     executor = executor_for(config) or executor  # dagster.executor: celery workers (distributed/choice.py)
     _check_output_names(graph, translator)
@@ -87,22 +93,30 @@ def _translator(path: str) -> PackageTranslator:
     return obj()
 
 
-_JOBS: dict[tuple[str, str, str | None], dg.JobDefinition] = {}  # the few jobs this process built, newest last
+_JOBS: OrderedDict[tuple[str, str, str | None], dg.JobDefinition] = OrderedDict()  # least recently used first
+_JOBS_LOCK = threading.Lock()
 
 
 def _job(config_json: str, translator: str, graph_file: str | None) -> dg.JobDefinition:
     key = (config_json, translator, graph_file)
-    if key not in _JOBS:
-        config = BuildConfig.model_validate(json.loads(config_json))
-        graph = load_graph(graph_file, config.root) if graph_file else None  # None: not there, or another root
-        _remember(key, build_definitions(config, graph, translator=_translator(translator)).resolve_job_def(JOB_NAME))
-    return _JOBS[key]
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+        if job is not None:
+            _JOBS.move_to_end(key)
+            return job
+    config = BuildConfig.model_validate(json.loads(config_json))
+    graph = load_graph(graph_file, config.root) if graph_file else None  # None: not there, or another root
+    job = build_definitions(config, graph, translator=_translator(translator), preload_run_job=True).resolve_job_def(JOB_NAME)
+    _remember(key, job)
+    return job
 
 
 def _remember(key: tuple[str, str, str | None], job: dg.JobDefinition) -> None:
-    _JOBS[key] = job
-    while len(_JOBS) > 4:
-        del _JOBS[next(iter(_JOBS))]
+    with _JOBS_LOCK:
+        _JOBS[key] = job
+        _JOBS.move_to_end(key)
+        while len(_JOBS) > 4:
+            _JOBS.popitem(last=False)
 
 
 def job_from_args(config: dict[str, Any], translator: str, graph_file: str | None = None) -> dg.JobDefinition:

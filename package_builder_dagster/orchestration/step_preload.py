@@ -14,16 +14,18 @@ from __future__ import annotations
 import json
 import os
 
-from package_builder_dagster.orchestration.definitions import RUN_JOB_ENV, job_from_args
+RUN_JOB_ENV = "PACKAGE_BUILDER_RUN_JOB"  # secret_env.RUN_JOB_ENV, named here: it is removed before any import
 
 
 def preload_run_job() -> None:
-    """Build the job `PACKAGE_BUILDER_RUN_JOB` names, if any (never raises: the forkserver must start)."""
+    """Build the job `PACKAGE_BUILDER_RUN_JOB` names, if any (never raises: the forkserver must start).
+    The variable is removed before anything else is imported, so it is gone even if that fails."""
     text = os.environ.pop(RUN_JOB_ENV, None)
-    if not text:
-        return
     try:
-        job_from_args(**json.loads(text))
+        from package_builder_dagster.orchestration.definitions import job_from_args
+
+        if text:
+            job_from_args(**json.loads(text))
     except Exception:  # noqa: BLE001 - the step process builds it again and reports what went wrong
         pass
 

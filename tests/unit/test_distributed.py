@@ -59,3 +59,12 @@ def test_priorities_rank_into_redis_levels_lower_first():
 
 
 # ---- real runs ------------------------------------------------------------------------------------
+
+
+def test_the_poll_stretches_with_the_steps_waiting_and_stays_within_a_second():
+    from package_builder_dagster.distributed.executor import POLL_SECONDS, poll_seconds
+
+    assert poll_seconds(0) == poll_seconds(1) == POLL_SECONDS < 1.0  # a chain: a tenth of dagster-celery's tick
+    assert poll_seconds(100) == POLL_SECONDS
+    assert POLL_SECONDS < poll_seconds(500) < 1.0  # a wide layer: the Redis reads stay a small part of each pass
+    assert poll_seconds(10_000) == 1.0

@@ -73,7 +73,7 @@ def open_workspace(config: BuildConfig) -> tuple[BuildContext, Any]:
     _which("node", "every package script runs on node")
     package_manager = detect_package_manager(graph.root)
     translator = PackageTranslator()
-    defs = build_definitions(config, graph, translator)
+    defs = build_definitions(config, graph, translator, preload_run_job=True)  # the run's job, reused by launch
     lock = BuildLock(prepare_home(config))
     lock.acquire()
     ctx = BuildContext(config, console, graph, translator, defs, package_manager, get_instance(config))
