@@ -33,12 +33,12 @@ from package_builder_dagster.orchestration.dagster_private import PRIORITY_TAG, 
 PING_EVERY_SECONDS = 5.0
 POLL_SECONDS = 0.1
 POLL_SECONDS_PER_WAITING_STEP = 0.001  # ~0.1 ms a Redis read: polling stays under a tenth of a core
+REDIS_LEVELS = 10  # priority_steps 0..9 (celery_settings)
 
 
 def poll_seconds(waiting: int) -> float:
     """How long the executor sleeps between looks at its tasks when `waiting` steps are out."""
     return min(1.0, max(POLL_SECONDS, waiting * POLL_SECONDS_PER_WAITING_STEP))
-REDIS_LEVELS = 10  # priority_steps 0..9 (celery_settings)
 
 
 

@@ -123,7 +123,12 @@ def job_from_args(config: dict[str, Any], translator: str, graph_file: str | Non
     """The job for a portable config and a translator class path: what a run's process (this one, a
     step subprocess, another machine) builds from the run's own origin, with no environment.
     `graph_file`: the workspace as the run's creator discovered it (discovery/graph_file.py)."""
-    return _job(json.dumps(config, sort_keys=True), translator, graph_file)
+    return _job(*_job_key(config, translator, graph_file))
+
+
+def _job_key(config: dict[str, Any], translator: str, graph_file: str | None) -> tuple[str, str, str | None]:
+    """The job cache's key for a job's reconstructable arguments."""
+    return json.dumps(config, sort_keys=True), translator, graph_file
 
 
 def reconstructable_job(config: BuildConfig, translator: PackageTranslator, graph: WorkspaceGraph | None = None,
@@ -136,15 +141,15 @@ def reconstructable_job(config: BuildConfig, translator: PackageTranslator, grap
     if graph is not None:
         kwargs["graph_file"] = str(save_graph(graph, config.dagster_home / "package-builder" / "graphs"))
     if defs is not None and BuildConfig.model_validate(kwargs["config"]) == config:  # a secret does not travel: build again
-        key = (json.dumps(kwargs["config"], sort_keys=True), kwargs["translator"], kwargs.get("graph_file"))
-        _remember(key, defs.resolve_job_def(JOB_NAME))
+        _remember(_job_key(kwargs["config"], kwargs["translator"], kwargs.get("graph_file")), defs.resolve_job_def(JOB_NAME))
     return dg.build_reconstructable_job(__name__, job_from_args.__name__, reconstructable_kwargs=kwargs)
 
 
 def step_preload_env(config: BuildConfig, recon_job: Any) -> dict[str, str]:
     """The variable that lets the forkserver of a per-package run build its job once (step_preload.py),
-    for the run's process only; none when the run's steps are not forked there (grouping `all`, celery)."""
-    if config.dagster.grouping == "all" or executor_for(config) is not None:
+    for the run's process only; none when the job's steps are not forked from one (not Dagster's
+    multiprocess executor: grouping `all`, celery)."""
+    if recon_job.get_definition().executor_def.name != dg.multiprocess_executor.name:
         return {}
     return {RUN_JOB_ENV: json.dumps(dict(recon_job.repository.pointer.reconstructable_kwargs))}
 
